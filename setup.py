@@ -1,0 +1,19 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="zidong",
+    version="0.1.0",
+    description="MindSpore-native tri-modal (image, text, speech) foundation model",
+    packages=find_packages(include=["zidong", "zidong.*"]),
+    python_requires=">=3.9,<3.12",
+    install_requires=[
+        "mindspore==2.10.0",
+        # MindSpore 2.10's binary is built against NumPy 1.x; with NumPy 2 PyNative ops fail.
+        "numpy>=1.25,<2",
+        "pillow",
+        "librosa",
+        "pyyaml",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["zidong=zidong.cli:main"]},
+)

@@ -1,0 +1,246 @@
+"""Typed configuration: every section of a zidong YAML file is one dataclass here.
+
+Sizes live only here (and in the YAML presets); Cells read them from these objects, so there is one
+source of truth. Each class validates itself in ``check`` and raises ConfigError naming the key and
+what would be allowed; the loader adds the file name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot describe a valid run."""
+
+
+def _require(ok: bool, key: str, msg: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {msg}")
+
+
+def _positive(obj, prefix: str, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _require(v > 0, f"{prefix}.{n}", f"must be > 0, got {v}")
+
+
+def _heads_divide(prefix: str, hidden: int, heads: int) -> None:
+    _require(hidden % heads == 0, f"{prefix}.heads",
+             f"hidden size {hidden} is not divisible by heads={heads}; allowed heads: "
+             f"{[h for h in range(1, min(hidden, 64) + 1) if hidden % h == 0]}")
+
+
+@dataclass
+class TransformerConfig:
+    """Width/depth of one transformer stack."""
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    ffn_dim: int = 512
+
+    def check(self, prefix: str) -> None:
+        _positive(self, prefix, "hidden", "layers", "heads", "ffn_dim")
+        _heads_divide(prefix, self.hidden, self.heads)
+
+
+@dataclass
+class TextEncoderConfig(TransformerConfig):
+    vocab_size: int = 4000
+    max_len: int = 32  # subword tokens, without the encoder's CLS
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _require(self.vocab_size >= 8, f"{prefix}.vocab_size",
+                 f"must be >= 8 (special tokens need room), got {self.vocab_size}")
+        _positive(self, prefix, "max_len")
+
+
+@dataclass
+class VisionEncoderConfig(TransformerConfig):
+    image_size: int = 64
+    patch_size: int = 8
+    channels: int = 3
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _positive(self, prefix, "image_size", "patch_size")
+        _require(self.channels in (1, 3), f"{prefix}.channels", f"must be 1 or 3, got {self.channels}")
+        _require(self.image_size % self.patch_size == 0, f"{prefix}.patch_size",
+                 f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")
+
+
+@dataclass
+class SpeechEncoderConfig(TransformerConfig):
+    """Log-mel front end and the speech transformer; the front-end numbers are shared with the
+    data pipeline and the vocoder so that mel frames mean the same thing everywhere."""
+    sample_rate: int = 16000
+    n_mels: int = 80
+    n_fft: int = 1024
+    hop_length: int = 320  # 20 ms at 16 kHz: half the tokens of a 10 ms hop for the same speech
+    win_length: int = 640
+    max_frames: int = 192  # mel frames before the x4 subsampling
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _positive(self, prefix, "sample_rate", "n_mels", "n_fft", "hop_length", "win_length",
+                  "max_frames")
+        _require(self.max_frames % 4 == 0, f"{prefix}.max_frames",
+                 f"must be a multiple of 4 (x4 subsampling), got {self.max_frames}")
+        _require(self.win_length <= self.n_fft, f"{prefix}.win_length",
+                 f"must be <= n_fft ({self.n_fft}), got {self.win_length}")
+
+
+@dataclass
+class FusionConfig:
+    """Fusion transformer; its width is model.unified_dim (the unified semantic space)."""
+    layers: int = 2
+    heads: int = 4
+    ffn_dim: int = 512
+
+    def check(self, prefix: str, hidden: int) -> None:
+        _positive(self, prefix, "layers", "heads", "ffn_dim")
+        _heads_divide(prefix, hidden, self.heads)
+
+
+@dataclass
+class ImageTokenizerConfig(TransformerConfig):
+    """ViT-style VQ-VAE: patches -> transformer -> nearest code (EMA codebook) -> transformer -> patches."""
+    patch_size: int = 8
+    codebook_size: int = 512
+    code_dim: int = 32
+    ema_decay: float = 0.99
+    commitment: float = 0.25
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _positive(self, prefix, "patch_size", "codebook_size", "code_dim", "commitment")
+        _require(0.0 < self.ema_decay < 1.0, f"{prefix}.ema_decay",
+                 f"must be in (0, 1), got {self.ema_decay}")
+
+
+@dataclass
+class SpeechDecoderConfig(TransformerConfig):
+    reduction: int = 4  # mel frames predicted per decoder query
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _positive(self, prefix, "reduction")
+
+
+@dataclass
+class ModelConfig:
+    unified_dim: int = 128
+    dropout: float = 0.0
+    text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
+    vision: VisionEncoderConfig = field(default_factory=VisionEncoderConfig)
+    speech: SpeechEncoderConfig = field(default_factory=SpeechEncoderConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    text_decoder: TransformerConfig = field(default_factory=TransformerConfig)
+    image_tokenizer: ImageTokenizerConfig = field(default_factory=ImageTokenizerConfig)
+    image_decoder: TransformerConfig = field(default_factory=TransformerConfig)
+    speech_decoder: SpeechDecoderConfig = field(default_factory=SpeechDecoderConfig)
+
+    def check(self, prefix: str = "model") -> None:
+        _positive(self, prefix, "unified_dim")
+        _require(0.0 <= self.dropout < 1.0, f"{prefix}.dropout", f"must be in [0, 1), got {self.dropout}")
+        for name in ("text", "vision", "speech", "text_decoder", "image_tokenizer", "image_decoder",
+                     "speech_decoder"):
+            getattr(self, name).check(f"{prefix}.{name}")
+        self.fusion.check(f"{prefix}.fusion", self.unified_dim)
+        _require(self.vision.image_size % self.image_tokenizer.patch_size == 0,
+                 f"{prefix}.image_tokenizer.patch_size",
+                 f"model.vision.image_size {self.vision.image_size} is not divisible by "
+                 f"{self.image_tokenizer.patch_size}")
+        _require(self.speech.max_frames % self.speech_decoder.reduction == 0,
+                 f"{prefix}.speech_decoder.reduction",
+                 f"model.speech.max_frames {self.speech.max_frames} is not divisible by "
+                 f"{self.speech_decoder.reduction}")
+
+    # Derived sizes, computed in one place.
+    @property
+    def image_grid(self) -> int:
+        return self.vision.image_size // self.image_tokenizer.patch_size
+
+    @property
+    def image_tokens(self) -> int:
+        return self.image_grid ** 2
+
+    @property
+    def vision_patches(self) -> int:
+        return (self.vision.image_size // self.vision.patch_size) ** 2
+
+    @property
+    def speech_tokens(self) -> int:
+        return self.speech.max_frames // 4
+
+    @property
+    def fused_len(self) -> int:
+        """[CLS; text CLS+tokens; image CLS+patches; speech CLS+frames]"""
+        return 1 + (1 + self.text.max_len) + (1 + self.vision_patches) + (1 + self.speech_tokens)
+
+
+@dataclass
+class ContextConfig:
+    device: Literal["CPU", "Ascend"] = "CPU"
+    device_id: int = 0
+    mode: Literal["graph", "pynative"] = "graph"
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    amp_level: Literal["O0", "O1", "O2"] = "O0"
+    seed: int = 0
+    compile_cache: str = ""  # directory for MindSpore's compile cache; "" disables it
+
+    def check(self, prefix: str = "context") -> None:
+        _require(self.device_id >= 0, f"{prefix}.device_id", f"must be >= 0, got {self.device_id}")
+        if self.device == "CPU":
+            # Measured on MindSpore 2.10: bf16 MatMul has no CPU kernel, and O2 needs the
+            # Ascend loss-scale path; fail here rather than mid-compile.
+            _require(self.precision != "bf16", f"{prefix}.precision",
+                     "bf16 is Ascend-only (no CPU MatMul kernel); use fp32 or fp16 on CPU")
+            _require(self.amp_level != "O2", f"{prefix}.amp_level",
+                     "O2 is Ascend-only here; use O0 (or O1) on CPU")
+        _require(not (self.precision == "fp32" and self.amp_level != "O0"), f"{prefix}.amp_level",
+                 f"amp_level {self.amp_level} needs precision fp16 or bf16, got fp32")
+
+
+@dataclass
+class ParallelConfig:
+    """Shaped like mindformers' parallel_config; strategies are applied in zidong.parallel."""
+    data_parallel: int = 1
+    model_parallel: int = 1
+    pipeline_stage: int = 1
+    micro_batch_num: int = 1
+    optimizer_shard: bool = False
+    recompute: bool = False
+    vocab_emb_dp: bool = True
+
+    def check(self, prefix: str = "parallel") -> None:
+        _positive(self, prefix, "data_parallel", "model_parallel", "pipeline_stage", "micro_batch_num")
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 8
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    max_steps: int = 1
+
+    def check(self, prefix: str = "train") -> None:
+        _positive(self, prefix, "batch_size", "lr", "max_steps")
+        _require(self.weight_decay >= 0, f"{prefix}.weight_decay",
+                 f"must be >= 0, got {self.weight_decay}")
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    context: ContextConfig = field(default_factory=ContextConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        self.context.check()
+        self.parallel.check()
+        self.model.check()
+        self.train.check()

@@ -1,0 +1,64 @@
+"""Non-autoregressive speech decoder: fused memory -> log-mel frames, plus a length predictor.
+
+Why non-autoregressive (see docs/architecture.md): every output frame is produced in one pass of a
+fixed-shape graph, so training and inference each compile once and inference costs one call instead
+of hundreds of per-frame steps; and the usual failure of autoregressive mel decoders trained from
+scratch on little data (attention that never locks on, stop token never fired) cannot happen.
+
+Each of the ``max_frames / reduction`` decoder queries stands for ``reduction`` consecutive frames.
+A query carries its absolute position and its position *relative to the utterance length* (the
+true length while training, the predicted one at inference), so the decoder learns to spread the
+content over the right duration; cross-attention to the fused memory supplies the content.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import mindspore as ms
+from mindspore import Tensor, nn, ops
+
+from .layers import Linear, TransformerStack, dropout, embedding_table, key_bias
+
+REL_FEATURES = 4
+
+
+class SpeechDecoder(nn.Cell):
+    def __init__(self, cfg, n_mels: int, max_frames: int, memory_dim: int, dropout_p: float = 0.0):
+        super().__init__()
+        self.n_mels, self.max_frames, self.reduction = n_mels, max_frames, cfg.reduction
+        self.queries = max_frames // cfg.reduction
+        self.pos = embedding_table(self.queries, cfg.hidden, "pos")
+        self.rel_in = Linear(REL_FEATURES, cfg.hidden)
+        self.stack = TransformerStack(cfg.hidden, cfg.layers, cfg.heads, cfg.ffn_dim,
+                                      cross_dim=memory_dim, dropout_p=dropout_p)
+        self.mel_out = Linear(cfg.hidden, cfg.reduction * n_mels)
+        self.len_hidden = Linear(memory_dim, cfg.hidden)
+        self.len_out = Linear(cfg.hidden, 1)
+        self.act = nn.GELU(approximate=False)
+        self.drop = dropout(dropout_p)
+        # frame index at the centre of each query's group of frames
+        centres = (np.arange(self.queries, dtype=np.float32) + 0.5) * cfg.reduction
+        self.centres = Tensor(centres.reshape(1, -1, 1))
+        self.frame_idx = Tensor(np.arange(max_frames, dtype=np.float32).reshape(1, -1))
+        self.no_bias = Tensor(0.0, ms.float32)
+        self.concat = ops.Concat(axis=-1)
+
+    def predict_length(self, memory):
+        """Fraction of ``max_frames`` the utterance should last, from the fused CLS: (B,)."""
+        return ops.sigmoid(self.len_out(self.act(self.len_hidden(memory[:, 0])))).reshape(-1)
+
+    def frame_mask(self, lengths):
+        """(B,) lengths in frames -> (B, max_frames) float 1/0."""
+        return (self.frame_idx < lengths.reshape(-1, 1)).astype(ms.float32)
+
+    def construct(self, memory, memory_mask, lengths):
+        # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training)
+        b = memory.shape[0]
+        rel = self.centres / ops.maximum(lengths.reshape(-1, 1, 1), 1.0)  # (B, Q, 1)
+        rel_feats = self.concat((rel, ops.sin(math.pi * rel), ops.cos(math.pi * rel),
+                                 (rel > 1.0).astype(ms.float32)))
+        x = self.pos + self.rel_in(rel_feats)
+        x = self.stack(self.drop(x), self.no_bias, memory, key_bias(memory_mask))
+        mel = self.mel_out(x).reshape(b, self.max_frames, self.n_mels)
+        return mel, self.predict_length(memory)  # (B, max_frames, n_mels), (B,)
