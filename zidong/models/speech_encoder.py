@@ -38,7 +38,9 @@ class SpeechEncoder(UnimodalEncoder):
         self.act = nn.GELU(approximate=False)
 
     def construct(self, mel, mask):
-        # mel (B, max_frames, n_mels); mask (B, max_frames): 1 for real frames
+        # mel (B, max_frames, n_mels); mask (B, max_frames): 1 for real frames.
+        # Zero the padding first: the kernels of the last real steps reach into it.
+        mel = mel * mask.reshape(mask.shape[0], -1, 1).astype(mel.dtype)
         feats = self.act(self.conv2(self.act(self.conv1(mel))))
         # an output step is real if the frame it is centred on is
         b, t = mask.shape

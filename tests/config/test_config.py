@@ -1,0 +1,95 @@
+import pytest
+
+from zidong.config import ConfigError, config_from_dict, config_to_dict, load_config, preset_names
+
+
+def test_all_presets_load_and_validate():
+    assert {"tiny", "small", "base", "large", "xl"} <= set(preset_names())
+    for name in preset_names():
+        cfg = load_config(name)
+        assert cfg.name == name
+
+
+def test_override_changes_value_and_type_is_checked():
+    cfg = load_config("tiny", ["model.fusion.layers=3", "train.lr=0.5"])
+    assert cfg.model.fusion.layers == 3 and cfg.train.lr == 0.5
+    with pytest.raises(ConfigError, match=r"model.fusion.layers: expected an integer, got 'many'"):
+        load_config("tiny", ["model.fusion.layers=many"])
+
+
+def _bad(change):
+    data = config_to_dict(load_config("tiny"))
+    change(data)
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(data, "bad.yaml")
+    return str(err.value)
+
+
+def _set(path, value):
+    def change(data):
+        node = data
+        for p in path[:-1]:
+            node = node[p]
+        node[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("path,value,expected", [
+    (("model", "fusion", "heads"), 5, "bad.yaml: model.fusion.heads: hidden size 64 is not "
+                                      "divisible by heads=5; allowed heads: [1, 2, 4, 8"),
+    (("model", "text", "heads"), 3, "model.text.heads: hidden size 64 is not divisible"),
+    (("model", "vision", "patch_size"), 5, "model.vision.patch_size: image_size 32 is not "
+                                           "divisible by patch_size 5"),
+    (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
+    (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
+    (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),
+    (("model", "image_tokenizer", "ema_decay"), 1.0, "model.image_tokenizer.ema_decay: must be in"),
+    (("model", "image_tokenizer", "patch_size"), 6, "model.image_tokenizer.patch_size: "
+                                                    "model.vision.image_size 32 is not divisible"),
+    (("model", "speech_decoder", "reduction"), 3, "model.speech_decoder.reduction: "
+                                                  "model.speech.max_frames 64 is not divisible"),
+    (("context", "precision"), "bf16", "context.precision: bf16 is Ascend-only"),
+    (("context", "device"), "GPU", "context.device: 'GPU' is not allowed; allowed values: "
+                                   "['CPU', 'Ascend']"),
+    (("context", "mode"), "eager", "context.mode: 'eager' is not allowed"),
+    (("model", "text", "vocab_size"), "big", "model.text.vocab_size: expected an integer"),
+    (("parallel", "optimizer_shard"), "yes", "parallel.optimizer_shard: expected true or false"),
+    (("model", "unified_dim"), 64.0, "model.unified_dim: expected an integer, got 64.0"),
+])
+def test_each_bad_value_has_its_own_clear_error(path, value, expected):
+    assert expected in _bad(_set(path, value))
+
+
+def test_unknown_key_names_the_allowed_keys():
+    msg = _bad(lambda d: d["model"]["fusion"].update(hidden=64))
+    assert "bad.yaml: model.fusion.hidden: unknown key; allowed keys here: ['ffn_dim', 'heads', " \
+           "'layers']" in msg
+    assert "top_level_typo: unknown key" in _bad(lambda d: d.update(top_level_typo=1))
+
+
+def test_o2_rejected_on_cpu_and_needs_low_precision():
+    assert "context.amp_level: O2 is Ascend-only" in _bad(
+        lambda d: d["context"].update(precision="fp16", amp_level="O2"))
+    assert "amp_level O1 needs precision fp16 or bf16" in _bad(
+        lambda d: d["context"].update(amp_level="O1"))
+    # on Ascend the same settings are valid
+    data = config_to_dict(load_config("tiny"))
+    data["context"].update(device="Ascend", precision="bf16", amp_level="O2")
+    assert config_from_dict(data).context.amp_level == "O2"
+
+
+def test_section_must_be_a_mapping():
+    assert "model.text: expected a mapping" in _bad(_set(("model", "text"), 3))
+
+
+def test_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="missing.yaml: config file not found"):
+        load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="nosuchpreset: neither a YAML file nor a preset"):
+        load_config("nosuchpreset")
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config("tiny", ["model.fusion.layers"])

@@ -1,0 +1,101 @@
+"""The transformer block against an independent NumPy implementation on the same weights."""
+import numpy as np
+import mindspore as ms
+from scipy.special import erf
+
+from zidong.models.layers import Block, TransformerStack, causal_bias, key_bias
+
+
+def np_layer_norm(x, g, b, eps=1e-5):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * g + b
+
+
+def np_linear(x, p, name):
+    return x @ p[f"{name}.weight"].T + p[f"{name}.bias"]
+
+
+def np_attention(x, kv, p, name, heads, key_mask, causal=False):
+    b, lq, h = x.shape
+    lk, d = kv.shape[1], h // heads
+
+    def split(t, n):
+        return t.reshape(b, n, heads, d).transpose(0, 2, 1, 3)
+    q = split(np_linear(x, p, f"{name}.q"), lq)
+    k = split(np_linear(kv, p, f"{name}.k"), lk)
+    v = split(np_linear(kv, p, f"{name}.v"), lk)
+    s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d)
+    allowed = np.broadcast_to(key_mask[:, None, None, :] > 0, s.shape)
+    if causal:
+        allowed = allowed & np.tril(np.ones((lq, lk), bool))
+    s = np.where(allowed, s, -np.inf)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    out = (a @ v).transpose(0, 2, 1, 3).reshape(b, lq, h)
+    return np_linear(out, p, f"{name}.o")
+
+
+def np_block(x, p, heads, mask, memory=None, memory_mask=None, causal=False):
+    h = np_layer_norm(x, p["ln1.gamma"], p["ln1.beta"])
+    x = x + np_attention(h, h, p, "attn", heads, mask, causal)
+    if memory is not None:
+        h = np_layer_norm(x, p["ln_cross.gamma"], p["ln_cross.beta"])
+        x = x + np_attention(h, memory, p, "cross", heads, memory_mask)
+    h = np_layer_norm(x, p["ln2.gamma"], p["ln2.beta"])
+    f = np_linear(h, p, "ffn.fc1")
+    f = 0.5 * f * (1 + erf(f / np.sqrt(2)))
+    return x + np_linear(f, p, "ffn.fc2")
+
+
+def _params(cell, prefix=""):
+    rng = np.random.default_rng(1)
+    out = {}
+    for param in cell.get_parameters():
+        # random LayerNorm affine too, so a wrong gamma/beta use cannot hide
+        value = rng.standard_normal(param.shape).astype(np.float32) * 0.3
+        param.set_data(ms.Tensor(value))
+        out[param.name[len(prefix):]] = value.astype(np.float64)
+    return out
+
+
+def test_self_attention_block_matches_numpy_with_padding_mask():
+    rng = np.random.default_rng(0)
+    blk = Block(32, 4, 64)
+    p = _params(blk)
+    x = rng.standard_normal((2, 7, 32)).astype(np.float32)
+    mask = np.ones((2, 7), np.float32)
+    mask[1, 4:] = 0
+    got = blk(ms.Tensor(x), key_bias(ms.Tensor(mask))).asnumpy()
+    want = np_block(x.astype(np.float64), p, 4, mask)
+    assert np.abs(got - want).max() <= 1e-5
+
+
+def test_causal_cross_attention_block_matches_numpy():
+    rng = np.random.default_rng(2)
+    blk = Block(32, 8, 48, cross_dim=24)
+    p = _params(blk)
+    x = rng.standard_normal((3, 6, 32)).astype(np.float32)
+    mem = rng.standard_normal((3, 5, 24)).astype(np.float32)
+    ones = np.ones((3, 6), np.float32)
+    mem_mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 1, 0, 1]], np.float32)
+    got = blk(ms.Tensor(x), key_bias(ms.Tensor(ones)) + causal_bias(6), ms.Tensor(mem),
+              key_bias(ms.Tensor(mem_mask))).asnumpy()
+    want = np_block(x.astype(np.float64), p, 8, ones, mem.astype(np.float64), mem_mask,
+                    causal=True)
+    assert np.abs(got - want).max() <= 1e-5
+
+
+def test_stack_is_blocks_then_final_layer_norm():
+    rng = np.random.default_rng(3)
+    stack = TransformerStack(16, 2, 2, 32)
+    p = _params(stack)
+    x = rng.standard_normal((2, 5, 16)).astype(np.float32)
+    mask = np.ones((2, 5), np.float32)
+    got = stack(ms.Tensor(x), key_bias(ms.Tensor(mask))).asnumpy()
+    want = x.astype(np.float64)
+    for i in range(2):
+        sub = {k[len(f"blocks.{i}."):]: v for k, v in p.items() if k.startswith(f"blocks.{i}.")}
+        want = np_block(want, sub, 2, mask)
+    want = np_layer_norm(want, p["ln_f.gamma"], p["ln_f.beta"])
+    assert np.abs(got - want).max() <= 1e-5

@@ -1,0 +1,126 @@
+"""Greedy, beam and sampling search over a fixed-length decoder.
+
+``step_fn(ids) -> logits`` takes ``ids`` (N, max_len) int32 (BOS first, unfilled positions PAD) and
+returns (N, max_len, vocab) logits; position t's logits predict token t+1. Re-running the whole
+fixed-length sequence each step costs O(L^2) but keeps one static graph (compiled once, exportable).
+For beam search the caller tiles its memory ``beam_size`` times per example (``np.repeat``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+StepFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def _start(n: int, max_len: int, bos: int, pad: int) -> np.ndarray:
+    ids = np.full((n, max_len), pad, np.int32)
+    ids[:, 0] = bos
+    return ids
+
+
+def _cut(seq, eos: int | None) -> list[int]:
+    seq = [int(t) for t in seq]
+    return seq[:seq.index(eos)] if eos is not None and eos in seq else seq
+
+
+def greedy_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | None,
+                  pad: int = 0) -> list[list[int]]:
+    """Most likely token at every step; returns up to ``max_len`` tokens per row, EOS removed."""
+    ids, out = _start(n, max_len, bos, pad), np.zeros((n, max_len), np.int64)
+    done = np.zeros(n, bool)
+    for t in range(max_len):
+        nxt = step_fn(ids)[:, t].argmax(-1)
+        out[:, t] = nxt
+        if t + 1 < max_len:
+            ids[:, t + 1] = nxt
+        if eos is not None:
+            done |= nxt == eos
+            if done.all():
+                break
+    return [_cut(row, eos) for row in out]
+
+
+def sample_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | None,
+                  temperature: float = 1.0, top_k: int = 0, seed: int = 0,
+                  pad: int = 0) -> list[list[int]]:
+    """Sampling with temperature and top-k; the same seed gives the same tokens."""
+    if temperature <= 0:
+        return greedy_search(step_fn, n, max_len, bos, eos, pad)
+    rng = np.random.default_rng(seed)
+    ids, out = _start(n, max_len, bos, pad), np.zeros((n, max_len), np.int64)
+    for t in range(max_len):
+        logp = _log_softmax(step_fn(ids)[:, t] / temperature)
+        if top_k > 0:
+            kth = np.sort(logp, -1)[:, -top_k][:, None]
+            logp = np.where(logp < kth, -np.inf, logp)
+        probs = np.exp(logp - logp.max(-1, keepdims=True))
+        probs /= probs.sum(-1, keepdims=True)
+        nxt = np.array([rng.choice(probs.shape[1], p=p) for p in probs])
+        out[:, t] = nxt
+        if t + 1 < max_len:
+            ids[:, t + 1] = nxt
+    return [_cut(row, eos) for row in out]
+
+
+def beam_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int, beam_size: int = 4,
+                length_penalty: float = 1.0, pad: int = 0) -> list[list[int]]:
+    """Beam search; ``step_fn`` sees n * beam_size rows (example-major). Finished hypotheses are
+    ranked by log-probability / length ** length_penalty."""
+    k = beam_size
+    ids = _start(n * k, max_len, bos, pad)
+    scores = np.full((n, k), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step is not k-fold
+    hyps = np.zeros((n, k, max_len), np.int64)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
+    for t in range(max_len):
+        logp = _log_softmax(step_fn(ids)[:, t]).reshape(n, k, -1)
+        vocab = logp.shape[-1]
+        cand = (scores[:, :, None] + logp).reshape(n, k * vocab)
+        top = np.argsort(-cand, axis=1)[:, :2 * k]  # 2k so that k live ones survive EOS
+        new_scores = np.full((n, k), -np.inf)
+        new_hyps = np.zeros_like(hyps)
+        for b in range(n):
+            alive = 0
+            for c in top[b]:
+                s = cand[b, c]
+                if not np.isfinite(s):
+                    break
+                beam, tok = divmod(int(c), vocab)
+                seq = list(hyps[b, beam, :t]) + [tok]
+                if tok == eos or t == max_len - 1:
+                    length = len(seq) - (tok == eos)
+                    finished[b].append((s / max(length, 1) ** length_penalty, _cut(seq, eos)))
+                elif alive < k:
+                    new_hyps[b, alive, :t + 1] = seq
+                    new_scores[b, alive] = s
+                    alive += 1
+                if alive == k:
+                    break
+        scores, hyps = new_scores, new_hyps
+        # Stop once no live beam can beat the best finished one. Log-probabilities only fall as a
+        # hypothesis grows, so a live beam's best normalised score is bounded by its current
+        # score over the longest length it could reach (for length_penalty >= 0).
+        bound = scores.max(1) / max_len ** length_penalty
+        if not np.isfinite(scores).any() or all(
+                finished[b] and max(f[0] for f in finished[b]) >= bound[b] for b in range(n)):
+            break
+        if t + 1 < max_len:
+            ids = np.full((n, k, max_len), pad, np.int32)
+            ids[:, :, 0] = bos
+            ids[:, :, 1:t + 2] = hyps[:, :, :t + 1]
+            ids = ids.reshape(n * k, max_len)
+    results = []
+    for b in range(n):
+        if finished[b]:
+            results.append(max(finished[b], key=lambda f: f[0])[1])
+        else:
+            results.append(_cut(hyps[b, int(np.argmax(scores[b]))], eos))
+    return results

@@ -1,0 +1,1 @@
+"""Pretraining objectives (token, modality and sample level) and the losses they share."""

@@ -1,0 +1,35 @@
+"""The one place that decides how MindSpore runs: device, execution mode, seed, compile cache."""
+from __future__ import annotations
+
+import os
+
+from zidong.config.schema import ConfigError, ContextConfig
+
+_initialised: dict = {}
+
+
+def init_env(ctx: ContextConfig) -> None:
+    """Set device (CPU or Ascend), graph/PyNative mode and seeds from the ``context`` section.
+
+    Graph mode is the default path; PyNative is for debugging. Ascend-only settings (bf16, O2) were
+    already rejected for CPU by config validation. Calling it again with the same context is a no-op;
+    with another device it is an error, because MindSpore cannot switch device in one process.
+    """
+    import mindspore as ms
+
+    ctx.check()
+    if _initialised and _initialised["device"] != ctx.device:
+        raise ConfigError(f"context.device: this process already runs on {_initialised['device']}; "
+                          f"cannot switch to {ctx.device}")
+    if ctx.compile_cache:
+        # read by MindSpore when a graph is compiled, so it must be set before the first compile
+        os.environ.setdefault("MS_COMPILER_CACHE_ENABLE", "1")
+        os.environ.setdefault("MS_COMPILER_CACHE_PATH", ctx.compile_cache)
+    if not _initialised:
+        if ctx.device == "Ascend":
+            ms.set_device("Ascend", ctx.device_id)
+        else:
+            ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE if ctx.mode == "graph" else ms.PYNATIVE_MODE)
+    ms.set_seed(ctx.seed)
+    _initialised["device"] = ctx.device

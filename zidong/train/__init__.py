@@ -1,0 +1,1 @@
+"""Training: the graph-mode step and (later) the pretraining loop."""
