@@ -7,8 +7,11 @@ masked image modelling targets.
 
 The codebook is not trained by gradients: while the Cell is in training mode every forward pass moves
 each code towards the mean of the encoder outputs assigned to it (exponential moving averages of the
-counts and sums, like BatchNorm's running statistics), which is stable and avoids codebook collapse
-better than the gradient version.
+counts and sums, like BatchNorm's running statistics), which is more stable than the gradient version.
+Codes that no encoder output has chosen for a while ("dead" codes: EMA usage below half an assignment
+per EMA window) are restarted at the encoder outputs that the codebook currently fits worst, as in
+Jukebox (Dhariwal et al. 2020). Usage starts at zero, so the first training batch initialises the
+whole codebook from data instead of from noise.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ class EMAQuantizer(nn.Cell):
         self.decay, self.commitment, self.eps = decay, commitment, 1e-5
         self.embedding = Parameter(initializer("normal", (codebook_size, code_dim), ms.float32),
                                    name="embedding", requires_grad=False)
-        self.cluster_size = Parameter(initializer("ones", (codebook_size,), ms.float32),
+        self.cluster_size = Parameter(initializer("zeros", (codebook_size,), ms.float32),
                                       name="cluster_size", requires_grad=False)
         self.embed_avg = Parameter(self.embedding.asnumpy().copy(), name="embed_avg",
                                    requires_grad=False)
@@ -36,13 +39,17 @@ class EMAQuantizer(nn.Cell):
         self.argmin = ops.Argmin(axis=-1, output_type=ms.int32)
         self.gather = ops.Gather()
         self.onehot = ops.OneHot()
+        self.topk = ops.TopK(sorted=True)
+        self.dead_threshold = 0.5 * (1.0 - decay)
+
+    def distances(self, flat):
+        # flat (N, code_dim) -> (N, K) squared distances to every code
+        emb = self.embedding
+        return (flat * flat).sum(-1, keepdims=True) - 2 * self.matmul_t(flat, emb) + \
+            (emb * emb).sum(-1).reshape(1, -1)
 
     def codes(self, flat):
-        # flat (N, code_dim) -> (N,) nearest code ids
-        emb = self.embedding
-        dist = (flat * flat).sum(-1, keepdims=True) - 2 * self.matmul_t(flat, emb) + \
-            (emb * emb).sum(-1).reshape(1, -1)
-        return self.argmin(dist)
+        return self.argmin(self.distances(flat))
 
     def lookup(self, codes):
         return self.gather(self.embedding, codes, 0)
@@ -51,15 +58,16 @@ class EMAQuantizer(nn.Cell):
         # z (B, N, code_dim) -> straight-through quantised z, codes (B, N), commitment loss
         b, n = z.shape[0], z.shape[1]
         flat = z.reshape(b * n, self.dim)
-        codes = self.codes(ops.stop_gradient(flat))
+        dist = self.distances(ops.stop_gradient(flat))
+        codes = self.argmin(dist)
         zq = self.lookup(codes).reshape(b, n, self.dim)
         commit = self.commitment * ((z - ops.stop_gradient(zq)) ** 2).mean()
         if self.training:
-            self._ema_update(ops.stop_gradient(flat), codes)
+            self._ema_update(ops.stop_gradient(flat), codes, dist.min(-1))
         zq_st = z + ops.stop_gradient(zq - z)
         return zq_st, codes.reshape(b, n), commit
 
-    def _ema_update(self, flat, codes):
+    def _ema_update(self, flat, codes, fit_error):
         onehot = self.onehot(codes, self.k, ops.scalar_to_tensor(1.0, ms.float32),
                              ops.scalar_to_tensor(0.0, ms.float32))
         d = self.decay
@@ -67,9 +75,20 @@ class EMAQuantizer(nn.Cell):
         avg = self.embed_avg * d + self.matmul_ta(onehot, flat) * (1 - d)
         total = size.sum()
         smoothed = (size + self.eps) / (total + self.k * self.eps) * total  # Laplace smoothing
-        ops.assign(self.cluster_size, size)
-        ops.assign(self.embed_avg, avg)
-        ops.assign(self.embedding, avg / smoothed.reshape(-1, 1))
+        embedding = avg / smoothed.reshape(-1, 1)
+        # restart dead codes at the worst-fitted encoder outputs of this batch (static shapes:
+        # the batch is tiled when it holds fewer vectors than there are codes)
+        reps = -(-self.k // flat.shape[0])
+        if reps > 1:
+            flat = ops.tile(flat, (reps, 1))
+            fit_error = ops.tile(fit_error, (reps,))
+        _, worst = self.topk(fit_error, self.k)
+        fresh = self.gather(flat, worst, 0)
+        dead = (size < self.dead_threshold).reshape(-1, 1)
+        ones = ops.ones_like(size)
+        ops.assign(self.cluster_size, ops.where(dead.reshape(-1), ones, size))
+        ops.assign(self.embed_avg, ops.where(dead, fresh, avg))
+        ops.assign(self.embedding, ops.where(dead, fresh, embedding))
 
 
 class ImageTokenizer(nn.Cell):

@@ -1,0 +1,180 @@
+"""Each decoder and the VQ tokenizer can learn: they overfit one fixed batch in graph mode, and
+generation then reproduces what they learnt."""
+import numpy as np
+import mindspore as ms
+import pytest
+from mindspore import nn
+
+from tests.conftest import make_batch
+from zidong.config import load_config
+from zidong.config.special_tokens import BOS_ID, EOS_ID, PAD_ID
+from zidong.models import create_model
+from zidong.models.generation import generate_image_codes, generate_speech, generate_text
+from zidong.objectives.losses import masked_cross_entropy, masked_l1
+from zidong.train.step import make_train_step
+
+PRESENCE = [[1, 1, 1], [1, 0, 0], [0, 1, 1], [0, 0, 1]]  # every sample a different subset
+
+
+def overfit(loss_fn, params, steps, lr, *inputs):
+    step = make_train_step(loss_fn, nn.AdamWeightDecay(params, lr, weight_decay=0.0), clip_norm=1.0)
+    return [float(step(*inputs).asnumpy()) for _ in range(steps)]
+
+
+def fresh_model(seed=0):
+    ms.set_seed(seed)
+    model = create_model(load_config("tiny").model)
+    model.set_train(True)
+    return model
+
+
+def text_targets(cfg, rng):
+    """Four different captions of different lengths: decoder input (BOS + tokens) and target
+    (tokens + EOS), padded."""
+    b, n = 4, cfg.text.max_len
+    inp = np.full((b, n), PAD_ID, np.int32)
+    tgt = np.full((b, n), PAD_ID, np.int32)
+    mask = np.zeros((b, n), np.float32)
+    seqs = [rng.integers(5, cfg.text.vocab_size, size=k).tolist() for k in (6, 9, 4, 12)]
+    for i, s in enumerate(seqs):
+        inp[i, :len(s) + 1] = [BOS_ID] + s
+        tgt[i, :len(s) + 1] = s + [EOS_ID]
+        mask[i, :len(s) + 1] = 1
+    return seqs, ms.Tensor(inp), ms.Tensor(tgt), ms.Tensor(mask)
+
+
+def test_text_decoder_overfits_and_greedy_and_beam_reproduce_it():
+    model = fresh_model()
+    cfg = model.cfg
+    batch = make_batch(cfg, PRESENCE, seed=3, text_len=7, frames=36)
+    seqs, inp, tgt, mask = text_targets(cfg, np.random.default_rng(0))
+
+    def loss_fn(*inputs):
+        memory, mmask = model(*inputs[:6])[:2]
+        return masked_cross_entropy(model.text_decoder(inputs[6], memory, mmask), inputs[7],
+                                    inputs[8])
+
+    losses = overfit(loss_fn, model.trainable_params(), 150, 3e-3, *batch, inp, tgt, mask)
+    assert losses[-1] <= 0.1 * losses[0], losses[::25]
+    model.set_train(False)
+    memory, mmask = model(*batch)[:2]
+    assert generate_text(model, memory, mmask, "greedy") == seqs
+    assert generate_text(model, memory, mmask, "beam", beam_size=3) == seqs
+
+
+def test_image_decoder_overfits_and_greedy_sampling_reproduces_codes():
+    model = fresh_model()
+    cfg = model.cfg
+    batch = make_batch(cfg, PRESENCE, seed=4, text_len=5, frames=24)
+    k, n = cfg.image_tokenizer.codebook_size, cfg.image_tokens
+    codes = np.random.default_rng(1).integers(0, k, (4, n)).astype(np.int32)
+    inp = np.concatenate([np.full((4, 1), k, np.int32), codes[:, :-1]], 1)  # BOS = k
+    ones = np.ones((4, n), np.float32)
+
+    def loss_fn(*inputs):
+        memory, mmask = model(*inputs[:6])[:2]
+        return masked_cross_entropy(model.image_decoder(inputs[6], memory, mmask), inputs[7],
+                                    inputs[8])
+
+    losses = overfit(loss_fn, model.trainable_params(), 150, 3e-3, *batch, ms.Tensor(inp),
+                     ms.Tensor(codes), ms.Tensor(ones))
+    assert losses[-1] <= 0.1 * losses[0], losses[::25]
+    model.set_train(False)
+    memory, mmask = model(*batch)[:2]
+    np.testing.assert_array_equal(generate_image_codes(model, memory, mmask, temperature=0), codes)
+    # sampling: the same seed gives the same codes, another seed other codes (at a high temperature)
+    a = generate_image_codes(model, memory, mmask, temperature=5.0, seed=7)
+    b = generate_image_codes(model, memory, mmask, temperature=5.0, seed=7)
+    c = generate_image_codes(model, memory, mmask, temperature=5.0, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def smooth_mels(cfg, lengths, rng):
+    """Log-mel-like targets: a few moving formant-like bumps per utterance, floor after the end."""
+    t, f = cfg.speech.max_frames, cfg.speech.n_mels
+    mel = np.full((len(lengths), t, f), -4.0, np.float32)
+    bins = np.arange(f)
+    for i, length in enumerate(lengths):
+        start, slope = rng.uniform(5, f - 5), rng.uniform(-0.3, 0.3)
+        for j in range(length):
+            centre = start + slope * j
+            mel[i, j] = -4.0 + 6.0 * np.exp(-0.5 * ((bins - centre) / 3.0) ** 2)
+    return mel
+
+
+def test_speech_decoder_overfits_mel_and_length():
+    model = fresh_model()
+    cfg = model.cfg
+    batch = make_batch(cfg, PRESENCE, seed=5, text_len=6, frames=44)
+    lengths = np.array([64, 40, 28, 52], np.float32)
+    mel = smooth_mels(cfg, lengths.astype(int), np.random.default_rng(2))
+    frame_mask = (np.arange(cfg.speech.max_frames)[None] < lengths[:, None]).astype(np.float32)
+
+    def loss_fn(*inputs):
+        memory, mmask = model(*inputs[:6])[:2]
+        pred, frac = model.speech_decoder(memory, mmask, inputs[7])
+        length_loss = ((frac - inputs[7] / cfg.speech.max_frames) ** 2).mean()
+        return masked_l1(pred, inputs[6], inputs[8]) + length_loss
+
+    losses = overfit(loss_fn, model.trainable_params(), 400, 1e-3, *batch, ms.Tensor(mel),
+                     ms.Tensor(lengths), ms.Tensor(frame_mask))
+    assert losses[-1] <= 0.1 * losses[0], losses[::25]
+    model.set_train(False)
+    memory, mmask = model(*batch)[:2]
+    out = generate_speech(model, memory, mmask)
+    assert [len(m) for m in out] == pytest.approx(lengths.tolist(), abs=2)
+    errors = [np.abs(m[:int(n)] - mel[i, :int(n)]).mean() for i, (m, n) in
+              enumerate(zip(out, np.minimum([len(m) for m in out], lengths)))]
+    # what generation produces is what was learnt: as close to the targets as the training loss
+    assert np.mean(errors) <= 1.5 * losses[-1]
+
+
+def smooth_images(cfg, rng, b=4):
+    """Blobs of colour on a gradient: images with structure a VQ can compress."""
+    s = cfg.vision.image_size
+    yy, xx = np.mgrid[0:s, 0:s] / s
+    imgs = np.zeros((b, 3, s, s), np.float32)
+    for i in range(b):
+        cy, cx, r = rng.uniform(0.3, 0.7), rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.3)
+        blob = ((yy - cy) ** 2 + (xx - cx) ** 2 < r * r).astype(np.float32)
+        for c in range(3):
+            imgs[i, c] = rng.uniform(-1, 1) * blob + rng.uniform(-1, 1) * (1 - blob) * xx
+    return imgs
+
+
+def train_vq(seed, steps):
+    ms.set_seed(seed)
+    model = create_model(load_config("tiny").model)
+    tok = model.image_tokenizer
+    tok.set_train(True)
+    images = ms.Tensor(smooth_images(model.cfg, np.random.default_rng(3)))
+
+    def loss_fn(x):
+        rec, _, commit = tok(x)
+        return ((rec - x) ** 2).mean() + commit
+
+    codebook = tok.quantizer.embedding.asnumpy().copy()
+    losses = overfit(loss_fn, tok.trainable_params(), steps, 1e-3, images)
+    return tok, images, losses, codebook
+
+
+def test_vq_tokenizer_overfits_and_its_codebook_moves_by_ema():
+    tok, images, losses, codebook0 = train_vq(0, 200)
+    assert losses[-1] <= 0.1 * losses[0], losses[::25]
+    assert np.abs(tok.quantizer.embedding.asnumpy() - codebook0).max() > 1e-2
+    tok.set_train(False)
+    codes = tok.encode(images)
+    assert codes.shape == (4, load_config("tiny").model.image_tokens)
+    recon = tok.decode(codes).asnumpy()
+    # decoding the discrete codes is as good as the training forward pass
+    rec_err = ((recon - images.asnumpy()) ** 2).mean()
+    assert rec_err <= 0.1 * ((images.asnumpy() - images.asnumpy().mean()) ** 2).mean()
+
+
+def test_same_seed_same_training_same_weights():
+    a, _, losses_a, _ = train_vq(11, 5)
+    b, _, losses_b, _ = train_vq(11, 5)
+    assert losses_a == losses_b
+    for pa, pb in zip(a.get_parameters(), b.get_parameters()):
+        np.testing.assert_array_equal(pa.asnumpy(), pb.asnumpy())
