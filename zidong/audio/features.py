@@ -25,7 +25,9 @@ def mel_to_audio(logmel: np.ndarray, sc, n_iter: int = 32, seed: int = 0) -> np.
     """(frames, n_mels) log-mel -> waveform by Griffin-Lim (deterministic for a seed)."""
     import librosa
     mel = np.exp(np.asarray(logmel, np.float32).T)
-    rng = np.random.default_rng(seed)
-    wave = librosa.feature.inverse.mel_to_audio(mel, n_iter=n_iter, init="random",
-                                                random_state=rng, **_mel_kwargs(sc))
+    stft_mag = librosa.feature.inverse.mel_to_stft(mel, sr=sc.sample_rate, n_fft=sc.n_fft,
+                                                   power=2.0)
+    wave = librosa.griffinlim(stft_mag, n_iter=n_iter, hop_length=sc.hop_length,
+                              win_length=sc.win_length, n_fft=sc.n_fft, init="random",
+                              random_state=np.random.default_rng(seed))
     return wave.astype(np.float32)
