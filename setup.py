@@ -13,6 +13,9 @@ setup(
         "pillow",
         "librosa",
         "pyyaml",
+        "soundfile",     # WAV reading/writing with clear errors on truncated files
+        "sentencepiece", # bilingual subword tokenizer (Google's, used by T5/LLaMA): no hand-written BPE
+        "pypinyin",      # Chinese captions -> tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["zidong=zidong.cli:main"]},

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# espeak-ng / flite: TTS voices for the built-in corpus; sox: audio checks and conversion.
-APT_PACKAGES=(espeak-ng flite sox python3-venv)
+# espeak-ng / flite: TTS voices for the built-in corpus; sox: audio checks and conversion;
+# tuxpaint-stamps-default: real-photo cut-outs with EN/ZH descriptions; dataset-fashion-mnist.
+APT_PACKAGES=(espeak-ng flite sox python3-venv tuxpaint-stamps-default dataset-fashion-mnist)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -7,6 +7,18 @@ import numpy as np
 
 MEL_FLOOR = 1e-5
 LOG_MEL_FLOOR = float(np.log(MEL_FLOOR))  # value of silence; what padding frames hold
+# The model sees log-mels standardised with these fixed constants (about the mean and spread of
+# TTS speech at 16 kHz), so regression targets are O(1); the vocoder undoes it.
+LOG_MEL_MEAN = -6.0
+LOG_MEL_STD = 3.0
+
+
+def normalize_log_mel(x):
+    return (np.asarray(x, np.float32) - LOG_MEL_MEAN) / LOG_MEL_STD
+
+
+def denormalize_log_mel(x):
+    return np.asarray(x, np.float32) * LOG_MEL_STD + LOG_MEL_MEAN
 
 
 def _mel_kwargs(sc) -> dict:

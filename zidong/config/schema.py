@@ -219,6 +219,48 @@ class ParallelConfig:
 
 
 @dataclass
+class MaskingConfig:
+    """Fixed mask counts (static shapes for graph mode); masks are drawn from (seed, epoch, sample)."""
+    text_count: int = 4          # masked subword positions per sample (fewer if the text is shorter)
+    image_count: int = 24        # masked vision patches per sample
+    speech_spans: int = 4        # masked spans of mel frames per sample
+    speech_span: int = 8         # frames per span
+    modality_prob: float = 0.3   # chance that a sample with >= 2 modalities hides one whole modality
+
+    def check(self, prefix: str, model: "ModelConfig") -> None:
+        for name in ("text_count", "image_count", "speech_spans", "speech_span"):
+            v = getattr(self, name)
+            _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")
+        _require(self.text_count <= model.text.max_len, f"{prefix}.text_count",
+                 f"must be <= model.text.max_len ({model.text.max_len}), got {self.text_count}")
+        _require(self.image_count <= model.vision_patches, f"{prefix}.image_count",
+                 f"must be <= the {model.vision_patches} vision patches, got {self.image_count}")
+        _require(self.speech_spans * self.speech_span <= model.speech.max_frames,
+                 f"{prefix}.speech_spans",
+                 f"speech_spans x speech_span = {self.speech_spans * self.speech_span} exceeds "
+                 f"model.speech.max_frames ({model.speech.max_frames})")
+        _require(0.0 <= self.modality_prob <= 1.0, f"{prefix}.modality_prob",
+                 f"must be in [0, 1], got {self.modality_prob}")
+
+
+@dataclass
+class DataConfig:
+    train: str = ""              # manifest (.jsonl) or packed MindRecord; "" = the built-in corpus
+    val: str = ""
+    tokenizer: str = ""          # a trained tokenizer file; "" = train one on the training captions
+    workers: int = 2             # parallel map workers of the pipeline
+    shuffle: bool = True
+    image_mean: float = 0.5      # pixels in [0, 1] are normalised as (x - mean) / std
+    image_std: float = 0.5
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+
+    def check(self, prefix: str, model: "ModelConfig") -> None:
+        _require(self.workers >= 1, f"{prefix}.workers", f"must be >= 1, got {self.workers}")
+        _require(self.image_std > 0, f"{prefix}.image_std", f"must be > 0, got {self.image_std}")
+        self.masking.check(f"{prefix}.masking", model)
+
+
+@dataclass
 class TrainConfig:
     batch_size: int = 8
     lr: float = 3e-4
@@ -237,10 +279,12 @@ class Config:
     context: ContextConfig = field(default_factory=ContextConfig)
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def check(self) -> None:
         self.context.check()
         self.parallel.check()
         self.model.check()
+        self.data.check("data", self.model)
         self.train.check()

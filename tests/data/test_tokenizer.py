@@ -1,0 +1,31 @@
+from zidong.config.special_tokens import BOS_ID, EOS_ID, MASK_ID, PAD_ID, UNK_ID
+from zidong.data.tokenizer import Tokenizer
+from tests.data.conftest import CAPTIONS, training_captions
+
+
+def test_english_words_and_chinese_characters_are_tokens(tokenizer):
+    assert tokenizer.pieces("two small green circles are to the left of a big purple star") == \
+        ["▁two", "▁small", "▁green", "▁circles", "▁are", "▁to", "▁the", "▁left", "▁of", "▁a",
+         "▁big", "▁purple", "▁star"]
+    zh = "两个小的绿色圆形在一个大的紫色星星的左边。"
+    assert [p.lstrip("▁") for p in tokenizer.pieces(zh)] == list(zh)
+    for caption in CAPTIONS:
+        ids = tokenizer.encode(caption)
+        assert UNK_ID not in ids
+        assert tokenizer.decode([BOS_ID] + ids + [EOS_ID, PAD_ID, PAD_ID]) == caption
+
+
+def test_special_ids_and_unknown_characters(tokenizer):
+    sp = tokenizer.sp
+    assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
+    assert sp.id_to_piece(MASK_ID) == "<mask>"
+    assert UNK_ID in tokenizer.encode("犬")  # a character never seen in training
+
+
+def test_save_and_load_is_exact_and_training_is_deterministic(tmp_path, tokenizer):
+    path = tokenizer.save(tmp_path / "run" / "tokenizer.model")
+    again = Tokenizer.load(path)
+    assert again.sha256 == tokenizer.sha256
+    assert Tokenizer.train(training_captions(), 500).sha256 == tokenizer.sha256
+    for caption in CAPTIONS:
+        assert again.encode(caption) == tokenizer.encode(caption)

@@ -1,0 +1,182 @@
+"""One raw sample (manifest fields + media bytes) -> the fixed-shape arrays of a training batch.
+
+The manifest reader and the MindRecord reader both yield RAW_COLUMNS, and both go through this
+processor, so they give identical batches. A sample that cannot be used is marked invalid (the
+pipeline filters it out) and logged with its file and reason; conversions and truncations are
+counted. Nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zidong.audio import LOG_MEL_FLOOR, log_mel, normalize_log_mel
+from zidong.config.schema import Config
+from zidong.config.special_tokens import BOS_ID, EOS_ID, PAD_ID
+from zidong.data.manifest import DataError
+from zidong.data.masking import choose_hidden_modality, mask_patches, mask_spans, mask_text
+from zidong.data.media import decode_audio, decode_image
+
+# what a reader yields per sample
+RAW_COLUMNS = ["index", "line", "id", "text", "lang", "image", "audio", "has", "label", "error",
+               "image_path", "audio_path"]
+# what a batch holds (B leading); the order is the order of the dataset's columns
+COLUMNS = ["text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
+           "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
+           "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index"]
+LANGS = {"en": 0, "zh": 1}  # anything else -> 2
+
+
+@dataclass
+class ProblemLog:
+    """Thread-safe record of skipped samples, conversions and truncations."""
+    skipped: list = field(default_factory=list)      # (index, id, reason naming the file)
+    counts: Counter = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def skip(self, index: int, sid: str, reason: str) -> None:
+        with self.lock:
+            self.skipped.append((index, sid, reason))
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.counts[what] += 1
+
+    def summary(self) -> str:
+        with self.lock:
+            lines = [f"skipped {len(self.skipped)} sample(s)"]
+            for index, sid, reason in sorted(self.skipped):
+                lines.append(f"  sample {sid}: {reason}")
+            for what, n in sorted(self.counts.items()):
+                lines.append(f"  {what}: {n}")
+            return "\n".join(lines)
+
+
+def _str(x) -> str:
+    return str(x.item() if hasattr(x, "item") else x)
+
+
+class SampleProcessor:
+    def __init__(self, cfg: Config, tokenizer, seed: int = 0, masking: bool = True,
+                 strict: bool = False):
+        m = cfg.model
+        if tokenizer.vocab_size > m.text.vocab_size:
+            raise DataError(f"tokenizer has {tokenizer.vocab_size} pieces but model.text.vocab_size "
+                            f"is {m.text.vocab_size}: raise model.text.vocab_size")
+        self.cfg, self.m, self.tok = cfg, m, tokenizer
+        self.seed, self.masking, self.strict = seed, masking, strict
+        self.epoch = 0
+        self.log = ProblemLog()
+        self.first_error = ""  # in strict mode: the problem that stopped the pipeline
+
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.log = ProblemLog()
+
+    def empty(self) -> tuple:
+        """An all-padding row in COLUMNS order (what an invalid sample carries until filtered)."""
+        m, mk = self.m, self.cfg.data.masking
+        lt, t = m.text.max_len, m.speech.max_frames
+        z = np.zeros
+        return (z(lt, np.int32), z(lt, np.float32), z(lt, np.int32), z(lt, np.int32),
+                z(lt, np.float32), z(lt, np.int32), z(mk.text_count, np.int32),
+                z(mk.text_count, np.float32),
+                z((m.vision.channels, m.vision.image_size, m.vision.image_size), np.float32),
+                z(m.vision_patches, np.float32),
+                np.full((t, m.speech.n_mels), normalize_log_mel(LOG_MEL_FLOOR), np.float32),
+                z(t, np.float32), z(t, np.float32), np.float32(0), z(3, np.float32),
+                z(3, np.float32), np.int32(-1), np.int32(2), np.int32(-1))
+
+    def __call__(self, index, line, sid, text, lang, image, audio, has, label, error, image_path,
+                 audio_path):
+        """The mindspore.dataset map function: RAW_COLUMNS -> COLUMNS + [valid]."""
+        index, sid = int(index), f"{_str(sid)!r} (manifest line {int(line)})"
+        try:
+            if _str(error):
+                raise DataError(_str(error))
+            row = self.process(index, _str(text), _str(lang), image.tobytes(), audio.tobytes(),
+                               np.asarray(has) > 0, int(label), _str(image_path), _str(audio_path))
+            return row + (np.int32(1),)
+        except DataError as e:
+            if self.strict:
+                self.first_error = f"sample {sid}: {e}"
+                raise DataError(self.first_error) from None
+            self.log.skip(index, sid, str(e))
+            return self.empty() + (np.int32(0),)
+
+    def process(self, index, text, lang, image, audio, has, label, image_path, audio_path):
+        m, mk = self.m, self.cfg.data.masking
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        row = list(self.empty())
+        if has[0]:
+            row[:8] = self._text(text, rng)
+        if has[1]:
+            try:
+                row[8], notes = decode_image(image, m.vision.image_size, self.cfg.data.image_mean,
+                                             self.cfg.data.image_std)
+            except DataError as e:
+                raise DataError(f"{image_path}: {e}") from None
+            self._notes(notes)
+            if self.masking:
+                row[9] = mask_patches(m.vision_patches, mk.image_count, rng)
+        if has[2]:
+            try:
+                row[10:14] = self._speech(audio, rng)
+            except DataError as e:
+                raise DataError(f"{audio_path}: {e}") from None
+        row[14] = has.astype(np.float32)
+        if self.masking:
+            row[15] = choose_hidden_modality(has, mk.modality_prob, rng)
+        row[16], row[17], row[18] = np.int32(label), np.int32(LANGS.get(lang, 2)), np.int32(index)
+        return tuple(row)
+
+    def _notes(self, notes):
+        for n in notes:
+            self.log.count(n)
+
+    def _text(self, text, rng):
+        lt, mk = self.m.text.max_len, self.cfg.data.masking
+        if not text.strip():
+            raise DataError("text is empty or whitespace only")
+        ids = self.tok.encode(text.strip())
+        if len(ids) > lt - 1:  # room for EOS in the decoder target
+            self.log.count(f"text truncated to {lt - 1} tokens")
+            ids = ids[:lt - 1]
+        n = len(ids)
+        text_ids = np.full(lt, PAD_ID, np.int32)
+        text_ids[:n] = ids
+        mask = np.zeros(lt, np.float32)
+        mask[:n] = 1
+        dec_in = np.full(lt, PAD_ID, np.int32)
+        dec_in[:n + 1] = [BOS_ID] + ids
+        dec_target = np.full(lt, PAD_ID, np.int32)
+        dec_target[:n + 1] = ids + [EOS_ID]
+        dec_mask = np.zeros(lt, np.float32)
+        dec_mask[:n + 1] = 1
+        if self.masking:
+            masked, pos, weight = mask_text(text_ids, n, mk.text_count, rng)
+        else:
+            masked, pos, weight = text_ids.copy(), np.zeros(mk.text_count, np.int32), \
+                np.zeros(mk.text_count, np.float32)
+        return [text_ids, mask, dec_in, dec_target, dec_mask, masked, pos, weight]
+
+    def _speech(self, audio, rng):
+        sc, mk = self.m.speech, self.cfg.data.masking
+        wave, notes = decode_audio(audio, sc.sample_rate)
+        self._notes(notes)
+        mel = log_mel(wave, sc)
+        if len(mel) > sc.max_frames:
+            self.log.count(f"audio truncated to {sc.max_frames} frames "
+                           f"({sc.max_frames * sc.hop_length / sc.sample_rate:.2f} s)")
+            mel = mel[:sc.max_frames]
+        n = len(mel)
+        out = np.full((sc.max_frames, sc.n_mels), LOG_MEL_FLOOR, np.float32)
+        out[:n] = mel
+        mask = np.zeros(sc.max_frames, np.float32)
+        mask[:n] = 1
+        spans = mask_spans(sc.max_frames, n, mk.speech_spans, mk.speech_span, rng) \
+            if self.masking else np.zeros(sc.max_frames, np.float32)
+        return [normalize_log_mel(out), mask, spans, np.float32(n)]
