@@ -28,6 +28,8 @@ def init_env(ctx: ContextConfig) -> None:
     if not _initialised:
         if ctx.device == "Ascend":
             ms.set_device("Ascend", ctx.device_id)
+            if ctx.max_device_memory:
+                ms.runtime.set_memory(max_size=ctx.max_device_memory)
         else:
             ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE if ctx.mode == "graph" else ms.PYNATIVE_MODE)

@@ -189,9 +189,14 @@ class ContextConfig:
     amp_level: Literal["O0", "O1", "O2"] = "O0"
     seed: int = 0
     compile_cache: str = ""  # directory for MindSpore's compile cache; "" disables it
+    max_device_memory: str = ""  # Ascend memory pool cap, e.g. "58GB"; "" = the device's memory
 
     def check(self, prefix: str = "context") -> None:
         _require(self.device_id >= 0, f"{prefix}.device_id", f"must be >= 0, got {self.device_id}")
+        _require(self.max_device_memory == "" or (self.max_device_memory.endswith("GB") and
+                                                  self.max_device_memory[:-2].isdigit()),
+                 f"{prefix}.max_device_memory",
+                 f"must look like '58GB' (or be empty), got {self.max_device_memory!r}")
         if self.device == "CPU":
             # Measured on MindSpore 2.10: bf16 MatMul has no CPU kernel, and O2 needs the
             # Ascend loss-scale path; fail here rather than mid-compile.
