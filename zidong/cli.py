@@ -6,6 +6,7 @@ import sys
 
 from zidong import __version__
 from zidong.config import ConfigError, load_config
+from zidong.data.manifest import DataError
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -27,6 +28,114 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_data_check(args) -> int:
+    from zidong.data.check import check_manifest, format_check
+    summary, problems = check_manifest(args.manifest)
+    print(format_check(summary, problems))
+    return 1 if problems else 0
+
+
+def cmd_data_build(args) -> int:
+    import json
+    from pathlib import Path
+
+    from zidong.data.corpus.build import build_corpus
+    from zidong.data.manifest import read_manifest
+    from zidong.data.tokenizer import Tokenizer
+    info = build_corpus(args.out, size=args.size, seed=args.seed, langs=tuple(args.langs.split(",")),
+                        eval_size=args.eval_size, photo_size=args.photo_size,
+                        weak_fraction=args.weak_fraction, workers=args.workers)
+    samples, _ = read_manifest(Path(args.out) / "train.jsonl")
+    tok = Tokenizer.train((s.text for s in samples if s.text), args.vocab_size)
+    tok.save(Path(args.out) / "tokenizer.model")
+    print(json.dumps(info, indent=1, ensure_ascii=False))
+    print(f"tokenizer: {tok.vocab_size} pieces -> {Path(args.out) / 'tokenizer.model'}")
+    return 0
+
+
+def cmd_data_fashion(args) -> int:
+    import json
+
+    from zidong.data.fashion_mnist import import_fashion_mnist
+    info = import_fashion_mnist(args.out, limit=args.limit, langs=tuple(args.langs.split(",")),
+                                seed=args.seed)
+    print(json.dumps(info, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_data_pack(args) -> int:
+    from zidong.data.sources import pack_mindrecord
+    info = pack_mindrecord(args.manifest, args.out, strict=args.strict)
+    for p in info["manifest_problems"]:
+        print(p, file=sys.stderr)
+    print(f"packed {info['samples']} samples -> {info['out']}")
+    return 0
+
+
+def cmd_data_tokenizer(args) -> int:
+    from zidong.data.manifest import read_manifest
+    from zidong.data.tokenizer import Tokenizer
+    texts = [s.text for m in args.manifests for s in read_manifest(m)[0] if s.text]
+    tok = Tokenizer.train(texts, args.vocab_size)
+    print(f"tokenizer: {tok.vocab_size} pieces from {len(texts)} texts -> {tok.save(args.out)}")
+    return 0
+
+
+def cmd_data_bench(args) -> int:
+    import json
+
+    from zidong.data.tokenizer import tokenizer_for
+    from zidong.runtime import init_env
+    from zidong.train.data_bench import bench_data
+    cfg = load_config(args.config, args.overrides)
+    init_env(cfg.context)
+    tok = tokenizer_for(args.data, cfg.model.text.vocab_size, args.tokenizer)
+    result = bench_data(args.data, cfg, tok, steps=args.steps)
+    print(json.dumps(result))
+    return 0
+
+
+def _add_data_parsers(sub) -> None:
+    data = sub.add_parser("data", help="data sets: build, check, pack, bench").add_subparsers(
+        dest="data_command", required=True)
+    p = data.add_parser("check", help="validate a manifest and describe it")
+    p.add_argument("manifest")
+    p.set_defaults(func=cmd_data_check)
+    p = data.add_parser("build", help="generate the built-in tri-shapes corpus")
+    p.add_argument("--out", required=True)
+    p.add_argument("--size", type=int, default=5000, help="training samples")
+    p.add_argument("--eval-size", type=int, default=500, help="samples per evaluation split")
+    p.add_argument("--photo-size", type=int, default=1000, help="Tux Paint photo samples")
+    p.add_argument("--weak-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--langs", default="en,zh")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--vocab-size", type=int, default=4000, help="upper bound for the tokenizer")
+    p.set_defaults(func=cmd_data_build)
+    p = data.add_parser("import-fashion-mnist", help="Fashion-MNIST (Debian package) as a manifest")
+    p.add_argument("--out", required=True)
+    p.add_argument("--limit", type=int, default=None, help="max samples per split")
+    p.add_argument("--langs", default="en,zh")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_fashion)
+    p = data.add_parser("pack", help="pack a manifest and its media into one MindRecord file")
+    p.add_argument("manifest")
+    p.add_argument("--out", required=True)
+    p.add_argument("--strict", action="store_true", help="fail on the first bad manifest line")
+    p.set_defaults(func=cmd_data_pack)
+    p = data.add_parser("tokenizer", help="train the subword tokenizer on manifests' texts")
+    p.add_argument("manifests", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--vocab-size", type=int, default=4000)
+    p.set_defaults(func=cmd_data_tokenizer)
+    p = data.add_parser("bench", help="pipeline vs model throughput (samples/s)")
+    p.add_argument("--data", required=True, help="manifest or packed MindRecord")
+    p.add_argument("--tokenizer", default=None)
+    p.add_argument("--steps", type=int, default=10)
+    _add_config_args(p)
+    p.set_defaults(func=cmd_data_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zidong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="parameter count per component for a config")
     _add_config_args(p)
     p.set_defaults(func=cmd_plan)
+    _add_data_parsers(sub)
     return parser
 
 
@@ -43,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as e:
         print(f"zidong: config error: {e}", file=sys.stderr)
+        return 2
+    except DataError as e:
+        print(f"zidong: data error: {e}", file=sys.stderr)
         return 2
 
 

@@ -15,11 +15,15 @@ def test_english_words_and_chinese_characters_are_tokens(tokenizer):
         assert tokenizer.decode([BOS_ID] + ids + [EOS_ID, PAD_ID, PAD_ID]) == caption
 
 
-def test_special_ids_and_unknown_characters(tokenizer):
+def test_special_ids_and_unseen_characters(tokenizer):
     sp = tokenizer.sp
     assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
     assert sp.id_to_piece(MASK_ID) == "<mask>"
-    assert UNK_ID in tokenizer.encode("犬")  # a character never seen in training
+    # characters never seen in training fall back to their UTF-8 bytes: nothing becomes <unk>
+    for text in ("一只犬在草地上", "a goat, über café"):
+        ids = tokenizer.encode(text)
+        assert UNK_ID not in ids and tokenizer.decode(ids) == text
+    assert len(tokenizer.encode("犬")) == 1 + 3  # the word-start piece and three UTF-8 bytes
 
 
 def test_save_and_load_is_exact_and_training_is_deterministic(tmp_path, tokenizer):

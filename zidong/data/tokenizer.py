@@ -1,5 +1,8 @@
 """Bilingual subword tokenizer: a SentencePiece BPE model trained on the corpus captions.
 
+Byte fallback is on: a character never seen in training becomes its UTF-8 bytes instead of <unk>,
+so text from a new domain (incremental training) is still represented exactly.
+
 English gets BPE subwords (whole words for the caption vocabulary). Chinese characters are split
 apart before SentencePiece sees them, as BERT's Chinese tokenizer does: trained on templated
 captions, BPE would otherwise merge whole phrases ("一个大的紫色星星的左边") into single tokens that
@@ -58,7 +61,7 @@ class Tokenizer:
             sentence_iterator=iter(sentences), model_writer=buf, model_type="bpe",
             vocab_size=vocab_size, hard_vocab_limit=False, character_coverage=1.0,
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            user_defined_symbols=["<mask>"], split_digits=True, byte_fallback=False,
+            user_defined_symbols=["<mask>"], split_digits=True, byte_fallback=True,
             shuffle_input_sentence=False, num_threads=1, minloglevel=2)
         return cls(buf.getvalue())
 
@@ -97,3 +100,17 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         keep = [int(i) for i in ids if int(i) not in (PAD_ID, BOS_ID, EOS_ID, MASK_ID)]
         return join_cjk(self.sp.decode(keep))
+
+
+def tokenizer_for(manifest: str | Path, vocab_size: int, path: str | Path | None = None) -> \
+        Tokenizer:
+    """The tokenizer to use with a manifest: ``path`` if given, else ``tokenizer.model`` beside
+    the manifest (what ``zidong data build`` writes), else one trained on the manifest's texts."""
+    from zidong.data.manifest import read_manifest
+    if path:
+        return Tokenizer.load(path)
+    beside = Path(manifest).parent / "tokenizer.model"
+    if beside.is_file():
+        return Tokenizer.load(beside)
+    samples, _ = read_manifest(manifest)
+    return Tokenizer.train((s.text for s in samples if s.text), vocab_size)
