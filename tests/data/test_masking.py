@@ -1,7 +1,7 @@
 import numpy as np
 
 from zidong.config.special_tokens import MASK_ID
-from zidong.data.masking import choose_hidden_modality, mask_patches, mask_spans, mask_text
+from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
 
 
 def test_text_mask_has_a_fixed_count_within_the_real_tokens():
@@ -33,12 +33,16 @@ def test_masks_are_reproducible_from_the_seed():
     assert (a == b).all() and (a != c).any()
 
 
-def test_hidden_modality_only_among_present_ones_and_only_with_two():
-    hidden = [choose_hidden_modality(np.array([1, 0, 1]), 1.0, np.random.default_rng(s))
-              for s in range(50)]
-    assert all(h.sum() == 1 and h[1] == 0 for h in hidden)
-    assert {int(np.argmax(h)) for h in hidden} == {0, 2}
-    assert choose_hidden_modality(np.array([0, 1, 0]), 1.0, np.random.default_rng(0)).sum() == 0
-    rate = np.mean([choose_hidden_modality(np.ones(3), 0.3, np.random.default_rng(s)).sum()
-                    for s in range(2000)])
-    assert 0.25 < rate < 0.35
+def test_hidden_modality_by_slot_and_only_with_another_source():
+    present = np.array([1, 1, 1])
+    for slot in range(3):
+        hidden = [hide_modalities(present, slot, 0.5, np.random.default_rng(s)) for s in range(400)]
+        assert all(h[slot] == 1 for h in hidden)
+        extra = np.mean([h.sum() == 2 for h in hidden])
+        assert 0.42 < extra < 0.58  # single_source_prob
+        assert all(h.sum() <= 2 for h in hidden)
+    assert hide_modalities(np.array([1, 0, 1]), 0, 1.0, np.random.default_rng(0)).tolist() == \
+        [1, 0, 0]  # two modalities: never both hidden
+    assert hide_modalities(np.array([0, 1, 1]), 0, 1.0, np.random.default_rng(0)).sum() == 0
+    assert hide_modalities(np.array([1, 0, 0]), 0, 1.0, np.random.default_rng(0)).sum() == 0
+    assert hide_modalities(present, None, 1.0, np.random.default_rng(0)).sum() == 0

@@ -29,18 +29,19 @@ def batches(p, epoch=0, start=0):
 
 def test_batches_have_the_static_shapes_and_masks(data, cfg, tokenizer):
     m, mk = cfg.model, cfg.data.masking
-    p = DataPipeline(data[0], cfg, tokenizer, 4, seed=0)
+    p = DataPipeline(data[0], cfg, tokenizer, 12, seed=0)
     out = batches(p)
-    assert len(out) == p.batches_per_epoch == 3
-    shapes = {"text_ids": (4, 24), "text_mlm_pos": (4, mk.text_count),
-              "image": (4, 3, 32, 32), "image_mlm_mask": (4, m.vision_patches),
-              "mel": (4, m.speech.max_frames, m.speech.n_mels), "mel_mask": (4, m.speech.max_frames),
-              "presence": (4, 3), "hidden": (4, 3), "label": (4,), "index": (4,)}
+    assert len(out) == p.batches_per_epoch == 1
+    shapes = {"text_ids": (12, 24), "text_mlm_pos": (12, mk.text_count),
+              "image": (12, 3, 32, 32), "image_mlm_mask": (12, m.vision_patches),
+              "mel": (12, m.speech.max_frames, m.speech.n_mels),
+              "mel_mask": (12, m.speech.max_frames), "presence": (12, 3), "hidden": (12, 3),
+              "label": (12,), "index": (12,)}
     for b in out:
         assert list(b) == COLUMNS
         for k, shape in shapes.items():
             assert b[k].shape == shape, k
-        for i in range(4):
+        for i in range(12):
             t, im, au = b["presence"][i]
             n = int(b["text_mask"][i].sum())
             if t:
@@ -54,7 +55,12 @@ def test_batches_have_the_static_shapes_and_masks(data, cfg, tokenizer):
             assert b["image_mlm_mask"][i].sum() == (mk.image_count if im else 0)
             frames = int(b["mel_mask"][i].sum())
             assert frames == (31 if au else 0) == int(b["mel_len"][i])  # 0.6 s at 20 ms
-            assert b["hidden"][i].sum() <= 1 and (b["hidden"][i] <= b["presence"][i]).all()
+            assert b["hidden"][i].sum() <= 2 and (b["hidden"][i] <= b["presence"][i]).all()
+            slot = i // mk.hide_per_batch  # tiny: 2 per batch -> positions 0-1 text, 2-3 image
+            if slot < 3 and b["presence"][i][slot] and b["presence"][i].sum() >= 2:
+                assert b["hidden"][i][slot] == 1
+            elif slot >= 3:
+                assert b["hidden"][i].sum() == 0
 
 
 def test_same_seed_same_batches_other_seed_other_order(data, cfg, tokenizer):

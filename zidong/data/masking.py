@@ -48,11 +48,17 @@ def mask_spans(max_frames: int, length: int, spans: int, span: int,
     return mask
 
 
-def choose_hidden_modality(present: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
-    """(3,) float32: one-hot of the present modality hidden for modality-level pretraining (to be
-    generated from the others), or all zeros. Only samples with at least two modalities qualify."""
+def hide_modalities(present: np.ndarray, slot: int | None, single_source_prob: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(3,) float32: 1 for each modality hidden from the fusion. A sample in the slot of modality
+    ``slot`` (0 text, 1 image, 2 speech) hides it, if it has it and at least one other modality
+    to generate it from; with ``single_source_prob`` a three-modality sample also hides one of
+    the other two, so generation also learns from a single source (captioning, ASR)."""
     hidden = np.zeros(3, np.float32)
-    idx = np.flatnonzero(present)
-    if len(idx) >= 2 and rng.random() < prob:
-        hidden[rng.choice(idx)] = 1.0
+    if slot is None or not present[slot] or present.sum() < 2:
+        return hidden
+    hidden[slot] = 1.0
+    rest = [k for k in np.flatnonzero(present) if k != slot]
+    if len(rest) == 2 and rng.random() < single_source_prob:
+        hidden[rng.choice(rest)] = 1.0
     return hidden

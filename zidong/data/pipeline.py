@@ -52,6 +52,16 @@ class DataPipeline:
             perm = np.arange(self.size)
         return perm[:self.per_shard * self.num_shards][self.shard_id::self.num_shards]
 
+    def hide_slots(self, indices: list[int]) -> dict[int, int]:
+        """Sample index -> modality it hides, by its position in its batch (fixed counts)."""
+        hide = self.cfg.data.masking.hide_per_batch
+        slots = {}
+        for pos, index in enumerate(indices):
+            k = (pos % self.batch_size) // hide if hide else 3
+            if k < 3:
+                slots[index] = k
+        return slots
+
     def epoch(self, epoch: int, start_batch: int = 0):
         """A mindspore.dataset of batches (dict of COLUMNS) for this epoch, from ``start_batch``
         (batches skipped by position: resuming gives exactly the batches not yet seen unless a
@@ -59,7 +69,7 @@ class DataPipeline:
         import mindspore.dataset as ds
         indices = self.order(epoch)[start_batch * self.batch_size:].tolist()
         sampler = ds.SubsetSampler(indices)
-        self.processor.start_epoch(epoch)
+        self.processor.start_epoch(epoch, self.hide_slots(indices))
         workers = self.cfg.data.workers
         if self.mindrecord:
             data = ds.MindDataset(str(self.path), columns_list=RAW_COLUMNS, sampler=sampler)

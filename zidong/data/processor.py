@@ -17,7 +17,7 @@ from zidong.audio import LOG_MEL_FLOOR, log_mel, normalize_log_mel
 from zidong.config.schema import Config
 from zidong.config.special_tokens import BOS_ID, EOS_ID, PAD_ID
 from zidong.data.manifest import DataError
-from zidong.data.masking import choose_hidden_modality, mask_patches, mask_spans, mask_text
+from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
 from zidong.data.media import decode_audio, decode_image
 
 # what a reader yields per sample
@@ -69,11 +69,13 @@ class SampleProcessor:
         self.cfg, self.m, self.tok = cfg, m, tokenizer
         self.seed, self.masking, self.strict = seed, masking, strict
         self.epoch = 0
+        self.slots: dict[int, int] = {}  # sample index -> modality it hides this epoch
         self.log = ProblemLog()
         self.first_error = ""  # in strict mode: the problem that stopped the pipeline
 
-    def start_epoch(self, epoch: int) -> None:
+    def start_epoch(self, epoch: int, slots: dict[int, int] | None = None) -> None:
         self.epoch = epoch
+        self.slots = slots or {}
         self.log = ProblemLog()
 
     def empty(self) -> tuple:
@@ -129,7 +131,7 @@ class SampleProcessor:
                 raise DataError(f"{audio_path}: {e}") from None
         row[14] = has.astype(np.float32)
         if self.masking:
-            row[15] = choose_hidden_modality(has, mk.modality_prob, rng)
+            row[15] = hide_modalities(has, self.slots.get(index), mk.single_source_prob, rng)
         row[16], row[17], row[18] = np.int32(label), np.int32(LANGS.get(lang, 2)), np.int32(index)
         return tuple(row)
 
