@@ -16,6 +16,7 @@ setup(
         "soundfile",     # WAV reading/writing with clear errors on truncated files
         "sentencepiece", # bilingual subword tokenizer (Google's, used by T5/LLaMA): no hand-written BPE
         "pypinyin",      # Chinese captions -> tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice
+        "matplotlib",    # training curves and report figures as PNG
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["zidong=zidong.cli:main"]},

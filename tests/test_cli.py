@@ -28,3 +28,20 @@ def test_console_entry_point_version():
     exe = [sys.executable, "-m", "zidong.cli", "version"]
     out = subprocess.run(exe, capture_output=True, text=True, check=True).stdout
     assert re.match(r"zidong \d+\.\d+\.\d+ \(mindspore 2\.10\.\d+\)", out)
+
+
+def test_data_check_and_pack_from_the_command_line(tmp_path, capsys):
+    from tests.data.conftest import make_manifest
+    man = make_manifest(tmp_path, n=4)
+    assert main(["data", "check", str(man)]) == 0
+    assert "4 usable line(s), 0 problem(s)" in capsys.readouterr().out
+    with man.open("a") as f:
+        f.write("{broken\n")
+    assert main(["data", "check", str(man)]) == 1
+    assert f"{man}:5: not valid JSON" in capsys.readouterr().out
+    assert main(["data", "pack", str(man), "--out", str(tmp_path / "p.mindrecord")]) == 0
+    captured = capsys.readouterr()
+    assert "packed 4 samples" in captured.out and "not valid JSON" in captured.err
+    assert main(["data", "pack", str(man), "--out", str(tmp_path / "q.mindrecord"),
+                 "--strict"]) == 2
+    assert f"data error: {man}:5: not valid JSON" in capsys.readouterr().err

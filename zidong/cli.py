@@ -63,6 +63,14 @@ def cmd_data_fashion(args) -> int:
     return 0
 
 
+def cmd_data_import_folder(args) -> int:
+    import json
+
+    from zidong.data.folder import import_folder
+    print(json.dumps(import_folder(args.folder, args.out, args.lang), indent=1, ensure_ascii=False))
+    return 0
+
+
 def cmd_data_pack(args) -> int:
     from zidong.data.sources import pack_mindrecord
     info = pack_mindrecord(args.manifest, args.out, strict=args.strict)
@@ -95,6 +103,73 @@ def cmd_data_bench(args) -> int:
     return 0
 
 
+def cmd_pretrain(args) -> int:
+    from zidong.train.pretrain import run_pretrain
+    result = run_pretrain(args.config, args.overrides, args.data, args.stage, args.run_dir,
+                          args.resume, args.vq_ckpt, args.init_from, args.stop_at)
+    main = result.get("main", {})
+    print(f"run: {result['run_dir']}")
+    if "vq" in result:
+        print(f"VQ tokenizer: {result['vq']['checkpoint']} (reconstructions: {result['vq']['grid']})")
+    if main:
+        print(f"checkpoint: {main['checkpoint']}\ncurves: {main['curves']}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+    from pathlib import Path
+
+    from zidong.eval.run import run_eval
+    from zidong.config import ContextConfig
+    from zidong.runtime import init_env
+    init_env(ContextConfig())  # evaluation runs on this machine's CPU, graph mode
+    metrics = run_eval(args.ckpt, args.data, args.tasks.split(","), Path(args.out),
+                       candidates=args.candidates)
+    print(json.dumps(metrics, indent=1))
+    return 0
+
+
+def cmd_bench_pretrain(args) -> int:
+    from pathlib import Path
+
+    from zidong.train.bench import bench_pretrain
+    results = bench_pretrain(args.minutes, args.vq_minutes, args.variants.split(","),
+                             Path(args.runs), Path(args.doc))
+    print(f"wrote {args.doc} ({len(results)} variant(s))")
+    return 0
+
+
+def _add_run_parsers(sub) -> None:
+    p = sub.add_parser("bench-pretrain", help="the embedded default under a time budget, "
+                       "evaluated, with level ablations -> docs/results.md")
+    p.add_argument("--minutes", type=float, default=30.0, help="main-stage training budget")
+    p.add_argument("--vq-minutes", type=float, default=3.0, help="VQ-stage training budget")
+    p.add_argument("--variants", default="full,no_sample_level,no_token_level")
+    p.add_argument("--runs", default="runs/bench")
+    p.add_argument("--doc", default="docs/results.md")
+    p.set_defaults(func=cmd_bench_pretrain)
+    p = sub.add_parser("pretrain", help="three-level self-supervised pretraining (no arguments: "
+                       "built-in corpus, VQ stage, small preset on CPU)")
+    _add_config_args(p)
+    p.add_argument("--data", default=None, help="training manifest (default: the built-in corpus)")
+    p.add_argument("--stage", choices=["vq", "main", "all"], default="all")
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a run exactly")
+    p.add_argument("--vq-ckpt", default=None, help="a trained VQ tokenizer (skips stage 0)")
+    p.add_argument("--init-from", default=None, metavar="RUN", help="start from a run's weights")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="stop at this step as if interrupted (the schedule is unchanged)")
+    p.set_defaults(func=cmd_pretrain)
+    p = sub.add_parser("eval", help="evaluate a run on a manifest")
+    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
+    p.add_argument("--data", required=True)
+    p.add_argument("--tasks", default="retrieval")
+    p.add_argument("--out", required=True)
+    p.add_argument("--candidates", type=int, default=500)
+    p.set_defaults(func=cmd_eval)
+
+
 def _add_data_parsers(sub) -> None:
     data = sub.add_parser("data", help="data sets: build, check, pack, bench").add_subparsers(
         dest="data_command", required=True)
@@ -118,6 +193,11 @@ def _add_data_parsers(sub) -> None:
     p.add_argument("--langs", default="en,zh")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_fashion)
+    p = data.add_parser("import-folder", help="a folder of image/.txt/audio files paired by name")
+    p.add_argument("folder")
+    p.add_argument("--out", required=True, help="manifest to write (.jsonl)")
+    p.add_argument("--lang", default=None, help="language of all captions (default: detect)")
+    p.set_defaults(func=cmd_data_import_folder)
     p = data.add_parser("pack", help="pack a manifest and its media into one MindRecord file")
     p.add_argument("manifest")
     p.add_argument("--out", required=True)
@@ -144,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.set_defaults(func=cmd_plan)
     _add_data_parsers(sub)
+    _add_run_parsers(sub)
     return parser
 
 

@@ -33,5 +33,8 @@ def init_env(ctx: ContextConfig) -> None:
         else:
             ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE if ctx.mode == "graph" else ms.PYNATIVE_MODE)
+    # the optimizer's per-parameter loop unrolls into nested calls: ~600 parameters with group
+    # learning rates exceed the default depth of 1000
+    ms.set_recursion_limit(10000)
     ms.set_seed(ctx.seed)
     _initialised["device"] = ctx.device

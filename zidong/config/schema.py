@@ -230,10 +230,16 @@ class MaskingConfig:
     image_count: int = 24        # masked vision patches per sample
     speech_spans: int = 4        # masked spans of mel frames per sample
     speech_span: int = 8         # frames per span
-    modality_prob: float = 0.3   # chance that a sample with >= 2 modalities hides one whole modality
+    # Whole-modality masking with fixed counts: in every batch the first ``hide_per_batch``
+    # samples hide their text, the next as many their image, the next their speech (when the
+    # sample has it and one more modality), so each decoder trains on a fixed slice of the batch.
+    hide_per_batch: int = 2
+    single_source_prob: float = 0.5  # a slot sample with 3 modalities also hides one of the others
+    match_negatives: int = 2     # samples per batch (after the hide slots) with a swapped modality
 
     def check(self, prefix: str, model: "ModelConfig") -> None:
-        for name in ("text_count", "image_count", "speech_spans", "speech_span"):
+        for name in ("text_count", "image_count", "speech_spans", "speech_span", "hide_per_batch",
+                     "match_negatives"):
             v = getattr(self, name)
             _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")
         _require(self.text_count <= model.text.max_len, f"{prefix}.text_count",
@@ -244,8 +250,8 @@ class MaskingConfig:
                  f"{prefix}.speech_spans",
                  f"speech_spans x speech_span = {self.speech_spans * self.speech_span} exceeds "
                  f"model.speech.max_frames ({model.speech.max_frames})")
-        _require(0.0 <= self.modality_prob <= 1.0, f"{prefix}.modality_prob",
-                 f"must be in [0, 1], got {self.modality_prob}")
+        _require(0.0 <= self.single_source_prob <= 1.0, f"{prefix}.single_source_prob",
+                 f"must be in [0, 1], got {self.single_source_prob}")
 
 
 @dataclass
@@ -266,16 +272,66 @@ class DataConfig:
 
 
 @dataclass
+class ObjectiveWeights:
+    """Weight of each pretraining objective in the summed loss; 0 disables it."""
+    mlm: float = 1.0          # token level: masked language modelling
+    mim: float = 1.0          # token level: masked image modelling (VQ codes of hidden patches)
+    msm: float = 1.0          # token level: masked speech modelling (log-mel regression)
+    text_gen: float = 1.0     # modality level: text from the other modalities
+    image_gen: float = 1.0    # modality level: VQ image codes from the others
+    speech_gen: float = 1.0   # modality level: log-mel from the others
+    contrastive: float = 1.0  # sample level: InfoNCE over every present pair
+    matching: float = 1.0     # sample level: 5-way tri-modal matching with hard negatives
+
+    def check(self, prefix: str) -> None:
+        for k, v in vars(self).items():
+            _require(v >= 0, f"{prefix}.{k}", f"must be >= 0, got {v}")
+        _require(any(v > 0 for v in vars(self).values()), prefix, "every objective is disabled")
+
+
+@dataclass
+class VQStageConfig:
+    """Stage 0: the VQ image tokenizer, trained first and then frozen."""
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 1e-3
+    max_minutes: float = 0.0  # wall-clock budget (0: none), compilation not counted
+
+    def check(self, prefix: str) -> None:
+        _positive(self, prefix, "steps", "batch_size", "lr")
+        _require(self.max_minutes >= 0, f"{prefix}.max_minutes", f"must be >= 0, got {self.max_minutes}")
+
+
+@dataclass
 class TrainConfig:
     batch_size: int = 8
     lr: float = 3e-4
     weight_decay: float = 0.01
     max_steps: int = 1
+    max_minutes: float = 0.0     # wall-clock budget (0: none), compilation not counted
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1    # cosine decay ends at lr * min_lr_ratio
+    clip_norm: float = 1.0
+    grad_accum: int = 1          # micro-batches per optimizer step
+    temperature_lr_scale: float = 10.0  # the contrastive temperature learns this much faster
+    task_sampling: bool = False  # one level of objectives per step (the reference's way) instead of all
+    clean_contrastive: bool = True  # contrastive embeddings from unmasked inputs (one more encoder pass)
+    log_every: int = 10
+    ckpt_every: int = 500
+    keep_last: int = 2
+    objectives: ObjectiveWeights = field(default_factory=ObjectiveWeights)
+    vq: VQStageConfig = field(default_factory=VQStageConfig)
 
     def check(self, prefix: str = "train") -> None:
-        _positive(self, prefix, "batch_size", "lr", "max_steps")
-        _require(self.weight_decay >= 0, f"{prefix}.weight_decay",
-                 f"must be >= 0, got {self.weight_decay}")
+        _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",
+                  "log_every", "ckpt_every", "keep_last", "temperature_lr_scale")
+        for name in ("weight_decay", "warmup_steps", "max_minutes"):
+            v = getattr(self, name)
+            _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")
+        _require(0.0 <= self.min_lr_ratio <= 1.0, f"{prefix}.min_lr_ratio",
+                 f"must be in [0, 1], got {self.min_lr_ratio}")
+        self.objectives.check(f"{prefix}.objectives")
+        self.vq.check(f"{prefix}.vq")
 
 
 @dataclass
@@ -293,3 +349,8 @@ class Config:
         self.model.check()
         self.data.check("data", self.model)
         self.train.check()
+        mk = self.data.masking
+        used = 3 * mk.hide_per_batch + mk.match_negatives
+        _require(used <= self.train.batch_size, "data.masking.hide_per_batch",
+                 f"3 x hide_per_batch + match_negatives = {used} exceeds train.batch_size "
+                 f"({self.train.batch_size})")

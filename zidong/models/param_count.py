@@ -47,7 +47,7 @@ def text_encoder(m: ModelConfig) -> int:
 def vision_encoder(m: ModelConfig) -> int:
     v = m.vision
     return (unimodal_encoder(v, m.vision_patches, m.unified_dim)
-            + linear(v.patch_size ** 2 * v.channels, v.hidden))
+            + linear(v.patch_size ** 2 * v.channels, v.hidden) + v.hidden)  # + mask embedding
 
 
 def speech_encoder(m: ModelConfig) -> int:

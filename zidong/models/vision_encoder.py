@@ -5,7 +5,7 @@ import mindspore as ms
 from mindspore import ops
 
 from .encoder_base import UnimodalEncoder
-from .layers import Linear
+from .layers import Linear, embedding_table
 from .patches import patchify
 
 
@@ -16,8 +16,13 @@ class VisionEncoder(UnimodalEncoder):
         self.patch = cfg.patch_size
         self.num_patches = n
         self.patch_embed = Linear(cfg.patch_size * cfg.patch_size * cfg.channels, cfg.hidden)
+        self.mask_embed = embedding_table(1, cfg.hidden, "mask_embed")  # stands for a hidden patch
 
-    def construct(self, images):
-        # images (B, C, H, W), normalised; every patch is real input
+    def construct(self, images, patch_mask=None):
+        # images (B, C, H, W), normalised; every patch is real input.
+        # patch_mask (B, num_patches) 1 = hidden for masked image modelling (BEiT-style).
         feats = self.patch_embed(patchify(images, self.patch))
+        if patch_mask is not None:
+            keep = (1.0 - patch_mask.astype(feats.dtype)).reshape(feats.shape[0], -1, 1)
+            feats = feats * keep + self.mask_embed.astype(feats.dtype) * (1.0 - keep)
         return self.encode_features(feats, ops.ones((images.shape[0], self.num_patches), ms.float32))

@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="small")
     ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--steps", type=int, default=2)
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
     init_env(cfg.context)
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     step = build_step(cfg, model)
     batch = synthetic_batch(cfg.model, cfg.train.batch_size)
     inputs = [ms.Tensor(batch[c]) for c in STEP_COLUMNS]
-    for i in range(max(cfg.train.max_steps, 2)):
+    for i in range(args.steps):
         t0 = time.time()
         loss = float(step(*inputs).asnumpy())
         what = "compile + step" if i == 0 else "step"

@@ -1,0 +1,90 @@
+"""The pretraining job end to end on the tiny preset: VQ stage, all objectives alive, checkpoints,
+exact resume, evaluation from the run folder."""
+import json
+
+import numpy as np
+import pytest
+
+from zidong.train.checkpoint import checkpoints, load_state
+from zidong.train.pretrain import run_pretrain
+from zidong.train.pretrain_net import OBJECTIVES
+
+COMMON = ["train.batch_size=8", "train.log_every=2", "train.ckpt_every=3", "train.keep_last=2",
+          "train.vq.steps=4", "train.vq.batch_size=8", "train.warmup_steps=2"]
+
+
+@pytest.fixture(scope="module")
+def straight(mini_corpus, tmp_path_factory):
+    run = tmp_path_factory.mktemp("straight") / "run"
+    result = run_pretrain("tiny", COMMON + ["train.max_steps=6"], str(mini_corpus / "train.jsonl"),
+                          run_dir=str(run))
+    return run, result
+
+
+def test_the_run_has_everything_a_user_looks_for(straight):
+    run, result = straight
+    main = result["main"]
+    assert main["steps"] == 6 and main["skipped_steps"] == 0
+    for name in ("tokenizer.model", "curves.png", "metrics.jsonl", "summary.json", "run.json",
+                 "vq/vq.safetensors", "vq/vq_reconstructions.png"):
+        assert (run / name).is_file(), name
+    assert [p.name for p in checkpoints(run)] == ["step_0000003.safetensors",
+                                                  "step_0000006.safetensors"]
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [2, 4, 6]
+    for o in OBJECTIVES:
+        assert all(np.isfinite(r[f"loss.{o}"]) for r in rows), o
+        assert main["min_grad_norm"][o] > 0, f"{o} received no gradient at some step"
+    _, meta, blobs = load_state(checkpoints(run)[-1])
+    assert meta["step"] == 6 and meta["config"]["name"] == "tiny"
+    assert blobs["tokenizer"] == (run / "tokenizer.model").read_bytes()
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(straight, mini_corpus, tmp_path):
+    run_a, _ = straight
+    run_b = tmp_path / "run"
+    first = run_pretrain("tiny", COMMON + ["train.max_steps=6"], str(mini_corpus / "train.jsonl"),
+                         run_dir=str(run_b), vq_ckpt=str(run_a / "vq" / "vq.safetensors"),
+                         stop_at=3)
+    assert first["main"]["steps"] == 3
+    run_pretrain(resume=str(run_b))
+    a, meta_a, _ = load_state(run_a / "step_0000006.safetensors")
+    b, meta_b, _ = load_state(run_b / "step_0000006.safetensors")
+    assert set(a) == set(b)
+    worst = max(float(np.abs(a[k].asnumpy() - b[k].asnumpy()).max()) for k in a)
+    assert worst <= 1e-6, worst
+    assert (meta_a["epoch"], meta_a["batch_in_epoch"]) == (meta_b["epoch"], meta_b["batch_in_epoch"])
+
+
+def test_eval_retrieval_from_the_run_folder(straight, mini_corpus, tmp_path):
+    from zidong.eval.run import run_eval
+    run, _ = straight
+    metrics = run_eval(run, mini_corpus / "test.jsonl", ["retrieval"], tmp_path / "eval")
+    for d in ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s"):
+        assert metrics[f"retrieval.{d}.candidates"] == 20
+        assert 0 <= metrics[f"retrieval.{d}.R@1"] <= metrics[f"retrieval.{d}.R@10"] <= 1
+    assert (tmp_path / "eval" / "report.md").read_text().startswith("# Evaluation")
+
+
+def test_task_sampling_picks_one_level_per_step_reproducibly():
+    from types import SimpleNamespace
+
+    from zidong.config import load_config
+    from zidong.train.pretrain_net import LEVEL
+    from zidong.train.trainer import Trainer
+    cfg = load_config("tiny", ["train.task_sampling=true", "train.objectives.matching=0"])
+    weights = np.array([getattr(cfg.train.objectives, o) for o in OBJECTIVES], np.float32)
+    levels = []
+    for step in range(300):
+        fake = SimpleNamespace(cfg=cfg, weights=weights, step=step)
+        w = Trainer.step_weights(fake)
+        active = {LEVEL[o] for o, x in zip(OBJECTIVES, w) if x > 0}
+        assert len(active) == 1 and w[OBJECTIVES.index("matching")] == 0
+        assert (Trainer.step_weights(fake) == w).all()
+        levels.append(active.pop())
+    share = {lv: levels.count(lv) / len(levels) for lv in set(levels)}
+    # token 3, modality 3, sample 1 (matching disabled): probabilities 3/7, 3/7, 1/7
+    assert abs(share["token"] - 3 / 7) < 0.08 and abs(share["sample"] - 1 / 7) < 0.06
+    off = load_config("tiny")
+    fake = SimpleNamespace(cfg=off, weights=weights, step=5)
+    assert (Trainer.step_weights(fake) == weights).all()

@@ -1,0 +1,1 @@
+"""Evaluation: loading a trained run and scoring it on any manifest."""

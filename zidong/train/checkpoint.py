@@ -1,0 +1,63 @@
+"""Training checkpoints: one safetensors file holding the model, the optimizer, the step, the RNG
+state, the data position, the config and the tokenizer; written atomically (temp file + rename),
+the last K kept.
+
+safetensors stores tensors only, so scalars and text travel as small tensors under a ``meta.``
+prefix (JSON and tokenizer bytes as uint8).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import mindspore as ms
+
+META = "meta."
+
+
+def save_state(path: str | Path, params, meta: dict, blobs: dict[str, bytes]) -> Path:
+    """``params``: Parameters (names unique); ``meta``: JSON-able; ``blobs``: raw bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {META + "json": ms.Tensor(np.frombuffer(json.dumps(meta).encode(), np.uint8))}
+    for name, data in blobs.items():
+        extra[META + "blob." + name] = ms.Tensor(np.frombuffer(data, np.uint8))
+    items = [{"name": p.name, "data": p} for p in params]
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)  # MindSpore insists on the suffix
+    if tmp.exists():
+        os.chmod(tmp, 0o600)
+        tmp.unlink()
+    ms.save_checkpoint(items, str(tmp), format="safetensors", append_dict=extra)
+    os.chmod(tmp, 0o644)  # MindSpore writes 0400; a later run may need to replace it
+    os.replace(tmp, path)
+    return path
+
+
+def load_state(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
+    """(parameters by name, meta, blobs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        data = ms.load_checkpoint(str(path), format="safetensors")
+    except Exception as e:  # a truncated or foreign file: say which
+        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
+    meta = json.loads(bytes(data.pop(META + "json").asnumpy().astype(np.uint8)).decode())
+    blobs = {k[len(META + "blob."):]: bytes(data.pop(k).asnumpy().astype(np.uint8))
+             for k in list(data) if k.startswith(META + "blob.")}
+    return data, meta, blobs
+
+
+def checkpoints(run_dir: str | Path) -> list[Path]:
+    """``step_XXXXXXX.safetensors`` files of a run, oldest first."""
+    found = [p for p in Path(run_dir).glob("step_*.safetensors") if re.match(r"step_\d+\.", p.name)]
+    return sorted(found, key=lambda p: int(p.name[5:].split(".")[0]))
+
+
+def prune(run_dir: str | Path, keep: int) -> None:
+    for p in checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        os.chmod(p, 0o600)
+        p.unlink()

@@ -1,0 +1,86 @@
+"""``zidong pretrain``: the main job. With no arguments it builds the built-in corpus into the cache
+(if missing), trains the VQ stage, then pretrains the ``small`` preset on the CPU."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from zidong.config import Config, load_config
+from zidong.data.tokenizer import Tokenizer, tokenizer_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("ZIDONG_CACHE", REPO / "cache"))
+
+
+def default_corpus(log=print) -> Path:
+    """The built-in corpus in the cache, built on first use (deterministic, seed 0)."""
+    out = cache_dir() / "corpus"
+    if not (out / "corpus.json").is_file():
+        from zidong.data.corpus.build import build_corpus
+        from zidong.data.manifest import read_manifest
+        log(f"building the built-in corpus into {out} (once)")
+        t0 = time.time()
+        build_corpus(out)
+        samples, _ = read_manifest(out / "train.jsonl")
+        Tokenizer.train((s.text for s in samples if s.text), 4000).save(out / "tokenizer.model")
+        log(f"corpus built in {time.time() - t0:.0f} s")
+    return out
+
+
+def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
+                 stage: str = "all", run_dir: str | None = None, resume: str | None = None,
+                 vq_ckpt: str | None = None, init_from: str | None = None,
+                 stop_at: int | None = None, log=print) -> dict:
+    from zidong.runtime import init_env
+    from zidong.train.trainer import Trainer
+    from zidong.train.vq_stage import train_vq
+
+    if resume:
+        from zidong.config import config_from_dict
+        from zidong.train.checkpoint import checkpoints, load_state
+        found = checkpoints(resume)
+        if not found:
+            raise FileNotFoundError(f"{resume}: no checkpoint to resume from")
+        _, meta, _ = load_state(found[-1])
+        from zidong.config.loader import apply_overrides
+        # the run's own config; overrides may extend it (e.g. train.max_steps)
+        cfg = config_from_dict(apply_overrides(meta["config"], overrides),
+                               f"{found[-1]} (embedded config)")
+        run = Path(resume)
+        info = json.loads((run / "run.json").read_text())
+        data, vq_ckpt = info["data"], info["vq_checkpoint"]
+    else:
+        cfg = load_config(config, overrides)
+        run = Path(run_dir or REPO / "runs" / f"pretrain-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    init_env(cfg.context)
+    data = data or cfg.data.train or str(default_corpus(log) / "train.jsonl")
+    tokenizer = Tokenizer.load(run / "tokenizer.model") if resume else \
+        tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
+    run.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(run / "tokenizer.model")
+    result = {"run_dir": str(run)}
+    if stage in ("vq", "all") and not resume and not vq_ckpt:
+        log(f"stage 0: VQ image tokenizer ({cfg.train.vq.steps} steps)")
+        result["vq"] = train_vq(cfg, run / "vq", data, tokenizer, log)
+        vq_ckpt = result["vq"]["checkpoint"]
+    if stage == "vq":
+        return result
+    vq_ckpt = vq_ckpt or str(run / "vq" / "vq.safetensors")
+    if not Path(vq_ckpt).is_file():
+        raise FileNotFoundError(f"{vq_ckpt}: no VQ tokenizer checkpoint; run --stage vq first")
+    (run / "run.json").write_text(json.dumps({"data": str(data), "vq_checkpoint": str(vq_ckpt),
+                                              "config": cfg.name}, indent=1))
+    trainer = Trainer(cfg, run, data, tokenizer, vq_ckpt, log)
+    if resume:
+        trainer.resume()
+    elif init_from:
+        trainer.init_from(init_from)
+    log(f"stage 1: pretraining {cfg.name} for {cfg.train.max_steps} steps"
+        + (f" or {cfg.train.max_minutes:g} min" if cfg.train.max_minutes else ""))
+    result["main"] = trainer.fit(stop_at)
+    return result

@@ -1,0 +1,143 @@
+"""One pretraining step's forward: all three levels of objectives from one pass of each encoder
+(two with ``train.clean_contrastive``: masked inputs for the token level, clean ones for the
+contrastive embeddings) and one pass of the fusion, so the whole step is a single static graph.
+
+Batch layout (fixed counts, set by the data pipeline): with h = hide_per_batch and n =
+match_negatives, samples [0, h) hide their text, [h, 2h) their image, [2h, 3h) their speech
+(modality level: each decoder runs on its own slice), [3h, 3h + n) get one modality swapped for a
+hard negative (matching); every sample feeds the token-level and contrastive objectives.
+"""
+from __future__ import annotations
+
+import mindspore as ms
+from mindspore import nn, ops
+
+from zidong.config.schema import Config
+from zidong.objectives.contrastive import Contrastive
+from zidong.objectives.image_generation import ImageGeneration
+from zidong.objectives.masked_image import MaskedImageModelling
+from zidong.objectives.masked_speech import MaskedSpeechModelling
+from zidong.objectives.masked_text import MaskedTextModelling
+from zidong.objectives.matching import Matching
+from zidong.objectives.speech_generation import SpeechGeneration
+from zidong.objectives.text_generation import TextGeneration
+
+OBJECTIVES = ("mlm", "mim", "msm", "text_gen", "image_gen", "speech_gen", "contrastive",
+              "matching")
+LEVEL = {"mlm": "token", "mim": "token", "msm": "token", "text_gen": "modality",
+         "image_gen": "modality", "speech_gen": "modality", "contrastive": "sample",
+         "matching": "sample"}
+# the Cells whose parameters only their objective trains: their gradient norm tells if it is alive
+OWN_PARAMS = {"mlm": "mlm.", "mim": "mim.", "msm": "msm.", "text_gen": "model.text_decoder.",
+              "image_gen": "model.image_decoder.", "speech_gen": "model.speech_decoder.",
+              "contrastive": "contrastive.", "matching": "matching."}
+BATCH = ("text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
+         "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
+         "mel_mlm_mask", "mel_len", "presence", "hidden")
+
+
+class PretrainNet(nn.Cell):
+    def __init__(self, model, cfg: Config):
+        super().__init__()
+        m, mk = cfg.model, cfg.data.masking
+        d = m.unified_dim
+        self.model = model
+        self.mlm = MaskedTextModelling(d, m.text.vocab_size)
+        self.mim = MaskedImageModelling(d, m.image_tokenizer.codebook_size, m.vision.image_size,
+                                        m.vision.patch_size, m.image_tokenizer.patch_size)
+        self.msm = MaskedSpeechModelling(d, m.speech.n_mels)
+        self.text_gen = TextGeneration()
+        self.image_gen = ImageGeneration(m.image_tokenizer.codebook_size)
+        self.speech_gen = SpeechGeneration(m.speech.max_frames)
+        self.contrastive = Contrastive()
+        self.matching = Matching(d)
+        self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
+        self.clean_contrastive = cfg.train.clean_contrastive
+        self.lt, self.lv = 1 + m.text.max_len, 1 + m.vision_patches
+        self.ls = 1 + m.speech_tokens
+        self.frames_per_token = 4
+
+    # ---- hard negatives -------------------------------------------------------------------------
+    def _swap_sources(self, embeds, presence):
+        """Per sample and modality, the batch row whose content it gets: itself, except the
+        negative slots, which take one modality (slot position % 3, if present) from the most
+        similar other sample that has it. Returns sources (3, B) int32 and the swapped flags (B, 3)."""
+        b = presence.shape[0]
+        start = 3 * self.h
+        rows = ops.arange(b, dtype=ms.int32)
+        sources, flags = [], []
+        for k in range(3):
+            e = ops.stop_gradient(embeds[k])
+            sim = ops.matmul(e, e.T) - ops.eye(b, b, ms.float32) * 1e4 \
+                - (1.0 - presence[:, k]).reshape(1, -1) * 1e4
+            partner = ops.argmax(sim, dim=1).astype(ms.int32)
+            slot = ((rows >= start) & (rows < start + self.n_neg) & ((rows - start) % 3 == k))
+            ok = slot.astype(ms.float32) * presence[:, k] * (presence.sum(1) >= 2) \
+                * ops.gather(presence[:, k], partner, 0)
+            sources.append(ops.where(ok > 0, partner, rows))
+            flags.append(ok)
+        return sources, ops.stack(flags, 1)
+
+    @staticmethod
+    def _take(x, src):
+        return ops.gather(x, src, 0)
+
+    def construct(self, text_ids, text_mask, dec_in, dec_target, dec_mask, text_masked,
+                  text_mlm_pos, text_mlm_weight, image, image_mlm_mask, mel, mel_mask,
+                  mel_mlm_mask, mel_len, presence, hidden, weights):
+        # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
+        # task sampling can switch objectives per step without another graph)
+        model = self.model
+        codes = ops.stop_gradient(model.image_tokenizer.encode(image))  # frozen VQ: targets
+        # encoders on the token-masked inputs (one pass serves every objective)
+        t_tok, t_msk, t_emb = model.text_encoder(text_masked, text_mask)
+        i_tok, i_msk, i_emb = model.vision_encoder(image, image_mlm_mask)
+        spans = mel_mlm_mask.reshape(mel.shape[0], -1, 1)
+        s_tok, s_msk, s_emb = model.speech_encoder(mel * (1.0 - spans), mel_mask)
+        if self.clean_contrastive:
+            # masking hides the very words ("red", "star") that tell two scenes apart: the
+            # contrastive embeddings come from a second, unmasked pass of the encoders
+            t_emb = model.text_encoder(text_ids, text_mask)[2]
+            i_emb = model.vision_encoder(image)[2]
+            s_emb = model.speech_encoder(mel, mel_mask)[2]
+        contrastive = self.contrastive((t_emb, i_emb, s_emb), presence)
+
+        # matching negatives swap one modality; everything else of the sample stays
+        (src_t, src_i, src_s), swapped = self._swap_sources((t_emb, i_emb, s_emb), presence)
+        positive = 1.0 - swapped.max(1)
+        fused_presence = presence * (1.0 - hidden)
+        memory, memory_mask = model.fusion(
+            self._take(t_tok, src_t), self._take(t_msk, src_t), self._take(i_tok, src_i),
+            self._take(i_msk, src_i), self._take(s_tok, src_s), self._take(s_msk, src_s),
+            fused_presence)
+
+        # sample level: matching labels 0 (match), 1 + k (modality k odd one out), 4 (pair)
+        n_present = fused_presence.sum(1)
+        which = ops.argmax(swapped, dim=1).astype(ms.int32)
+        odd = ops.where(n_present >= 3, which + 1, ops.full_like(which, 4))
+        labels = ops.where(positive > 0, ops.zeros_like(which), odd)
+        matching = self.matching(memory[:, 0], labels, (n_present >= 2).astype(ms.float32))
+
+        # token level, on real positives and on modalities the fusion saw
+        a, b_, c = 2, 1 + self.lt + 1, 1 + self.lt + self.lv + 1
+        seen = fused_presence * positive.reshape(-1, 1)
+        mlm = self.mlm(memory[:, a:a + self.lt - 1], text_mlm_pos, text_ids,
+                       text_mlm_weight * seen[:, 0:1])
+        mim = self.mim(memory[:, b_:b_ + self.lv - 1], codes, image_mlm_mask * seen[:, 1:2])
+        msm = self.msm(memory[:, c:c + self.ls - 1], mel, mel_mlm_mask * mel_mask * seen[:, 2:3])
+
+        # modality level: each decoder on its slice of the batch
+        h = self.h
+        st, si, ss = slice(0, h), slice(h, 2 * h), slice(2 * h, 3 * h)
+        text_logits = model.text_decoder(dec_in[st], memory[st], memory_mask[st])
+        text_gen = self.text_gen(text_logits, dec_target[st], dec_mask[st] * hidden[st][:, 0:1])
+        code_logits = model.image_decoder(self.image_gen.decoder_input(codes[si]), memory[si],
+                                          memory_mask[si])
+        image_gen = self.image_gen(code_logits, codes[si], hidden[si][:, 1])
+        pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss])
+        speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
+                                     hidden[ss][:, 2])
+
+        losses = (mlm, mim, msm, text_gen, image_gen, speech_gen, contrastive, matching)
+        total = (ops.stack(losses) * weights).sum()
+        return (total,) + losses

@@ -1,0 +1,292 @@
+"""The pretraining loop: data -> PretrainNet -> AdamW (warm-up + cosine) in one compiled step, with
+clipping, gradient accumulation, overflow skipping, checkpoints, exact resume and progress.
+
+Mixed precision (Ascend): O1/O2 through ``amp.auto_mixed_precision`` and the functional
+``amp.DynamicLossScaler`` + ``amp.all_finite`` path (the loss-scale Cells do not run on CPU). On
+CPU the step runs in fp32 and still skips, and counts, a step whose gradients are not finite.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import mindspore as ms
+from mindspore import amp, nn, ops
+
+from zidong.config.schema import Config
+from zidong.data.pipeline import DataPipeline
+from zidong.models import create_model
+from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
+from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
+from zidong.train.progress import Progress, now, plot_curves
+from zidong.train.schedule import WarmupCosine
+
+FROZEN = "model.image_tokenizer."
+
+
+def _param_groups(params, cfg, schedule, temp_schedule):
+    from zidong.train.param_groups import no_decay
+    decay = [p for p in params if not no_decay(p.name)]
+    plain = [p for p in params if no_decay(p.name) and "logit_scale" not in p.name]
+    temp = [p for p in params if "logit_scale" in p.name]
+    groups = [{"params": decay, "weight_decay": cfg.train.weight_decay},
+              {"params": plain, "weight_decay": 0.0}]
+    if temp:
+        groups.append({"params": temp, "weight_decay": 0.0, "lr": temp_schedule})
+    return groups
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, train_data: str | Path, tokenizer,
+                 vq_checkpoint: str | Path | None = None, log=print):
+        self.cfg, self.run_dir, self.log = cfg, Path(run_dir), log
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.tokenizer = tokenizer
+        t = cfg.train
+        self.pipeline = DataPipeline(train_data, cfg, tokenizer, t.batch_size,
+                                     seed=cfg.context.seed, shuffle=cfg.data.shuffle)
+        if self.pipeline.batches_per_epoch == 0:
+            raise ValueError(f"{train_data}: fewer valid samples than one batch of {t.batch_size}")
+        ms.set_seed(cfg.context.seed)
+        self.model = create_model(cfg.model)
+        if vq_checkpoint:
+            self._load_vq(vq_checkpoint)
+        self.net = PretrainNet(self.model, cfg)
+        self.weights = np.array([getattr(t.objectives, o) for o in OBJECTIVES], np.float32)
+        self.net.set_train(True)
+        self.model.image_tokenizer.set_train(False)  # frozen: no codebook updates either
+        if cfg.context.amp_level != "O0":
+            dtype = ms.bfloat16 if cfg.context.precision == "bf16" else ms.float16
+            self.net = amp.auto_mixed_precision(self.net, cfg.context.amp_level, dtype=dtype)
+        self.params = [p for p in self.net.trainable_params() if not p.name.startswith(FROZEN)]
+        self.schedule = WarmupCosine(t.lr, t.warmup_steps, t.max_steps, t.min_lr_ratio)
+        temp = WarmupCosine(t.lr * t.temperature_lr_scale, t.warmup_steps, t.max_steps,
+                            t.min_lr_ratio)
+        self.optimizer = nn.AdamWeightDecay(_param_groups(self.params, cfg, self.schedule, temp),
+                                            learning_rate=self.schedule)
+        self.scaler = amp.DynamicLossScaler(2.0 ** 16, 2, 1000) \
+            if cfg.context.amp_level != "O0" else None
+        self.step_fn, self.accum_fn = self._compile_steps()
+        self.step, self.epoch, self.batch_in_epoch, self.skipped = 0, 0, 0, 0
+
+    # ---- setup ----------------------------------------------------------------------------------
+    def _load_vq(self, path) -> None:
+        params, meta, _ = load_state(path)
+        own = {k: v for k, v in params.items() if k.startswith("image_tokenizer.")}
+        if not own:
+            raise ValueError(f"{path}: no image_tokenizer.* tensors (is it a VQ-stage checkpoint?)")
+        missing, _ = ms.load_param_into_net(self.model, own, strict_load=False)
+        left = [m for m in missing if m.startswith("image_tokenizer.")]
+        if left:
+            raise ValueError(f"{path}: VQ checkpoint lacks {left[:3]}...")
+        for p in self.model.image_tokenizer.get_parameters():
+            p.requires_grad = False
+
+    def _own_indices(self) -> list[list[int]]:
+        names = [p.name for p in self.params]
+        return [[i for i, n in enumerate(names) if n.startswith(OWN_PARAMS[o])] for o in OBJECTIVES]
+
+    def _compile_steps(self):
+        net, opt, scaler, clip = self.net, self.optimizer, self.scaler, self.cfg.train.clip_norm
+        own = self._own_indices()
+        accum = self.cfg.train.grad_accum
+
+        def forward(*batch):
+            out = net(*batch)
+            total = scaler.scale(out[0]) if scaler is not None else out[0]
+            return (total,) + out[1:]
+
+        grad_fn = ms.value_and_grad(forward, None, opt.parameters, has_aux=True)
+
+        def norms(grads):
+            return ops.stack([ops.sqrt(ops.addn([(grads[i] ** 2).sum() for i in idx]))
+                              if idx else ops.zeros((), ms.float32) for idx in own])
+
+        def apply(grads):
+            finite = amp.all_finite(grads)
+            if scaler is not None:
+                scaler.adjust(finite)
+            grads = ops.clip_by_global_norm(grads, clip)
+            if finite:
+                opt(grads)
+            return finite
+
+        @ms.jit
+        def step(*batch):
+            out, grads = grad_fn(*batch)
+            if scaler is not None:
+                grads = scaler.unscale(grads)
+            gnorm = norms(grads)
+            finite = apply(grads)
+            return ops.stack(out[1:]), gnorm, finite
+
+        if accum == 1:
+            return step, None
+        buffers = ms.ParameterTuple(opt.parameters).clone(prefix="accum", init="zeros")
+
+        @ms.jit
+        def micro(*batch):
+            out, grads = grad_fn(*batch)
+            if scaler is not None:
+                grads = scaler.unscale(grads)
+            for buf, g in zip(buffers, grads):
+                ops.assign_add(buf, g / accum)
+            return ops.stack(out[1:]), norms(grads)
+
+        @ms.jit
+        def flush():
+            grads = tuple(buffers)
+            finite = apply(grads)
+            for buf in buffers:
+                ops.assign(buf, ops.zeros_like(buf))
+            return finite
+
+        self.flush_fn = flush
+        return step, micro
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def state_params(self):
+        seen, out = set(), []
+        for p in list(self.net.get_parameters()) + list(self.optimizer.get_parameters()):
+            if p.name not in seen:
+                seen.add(p.name)
+                out.append(p)
+        return out
+
+    def save(self) -> Path:
+        meta = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+                "skipped_steps": self.skipped, "config": asdict(self.cfg),
+                "tokenizer_sha256": self.tokenizer.sha256}
+        rng = np.asarray(ms.get_rng_state().asnumpy(), np.uint8).tobytes() \
+            if hasattr(ms, "get_rng_state") else b""
+        path = self.run_dir / f"step_{self.step:07d}.safetensors"
+        save_state(path, self.state_params(), meta,
+                   {"tokenizer": self.tokenizer.proto, "rng": rng})
+        prune(self.run_dir, self.cfg.train.keep_last)
+        return path
+
+    def resume(self, path: str | Path | None = None) -> None:
+        path = Path(path) if path else (checkpoints(self.run_dir) or [None])[-1]
+        if path is None:
+            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
+        params, meta, blobs = load_state(path)
+        if blobs["tokenizer"] != self.tokenizer.proto:
+            raise ValueError(f"{path}: saved with another tokenizer than this run's")
+        missing, _ = ms.load_param_into_net(self.net, params, strict_load=True)
+        missing += ms.load_param_into_net(self.optimizer, params, strict_load=True)[0]
+        if missing:
+            raise ValueError(f"{path}: checkpoint lacks {missing[:5]}")
+        if blobs.get("rng") and hasattr(ms, "set_rng_state"):
+            ms.set_rng_state(ms.Tensor(np.frombuffer(blobs["rng"], np.uint8)))
+        self.step, self.epoch = meta["step"], meta["epoch"]
+        self.batch_in_epoch, self.skipped = meta["batch_in_epoch"], meta["skipped_steps"]
+        self.log(f"resumed from {path} at step {self.step} (epoch {self.epoch}, "
+                 f"batch {self.batch_in_epoch})")
+
+    def init_from(self, path) -> None:
+        """Start from another run's weights (incremental training on new data): model and heads
+        only; optimizer, step and data position start fresh."""
+        from zidong.eval.load import resolve_checkpoint
+        ckpt = resolve_checkpoint(path)
+        params, _, _ = load_state(ckpt)
+        weights = {k: v for k, v in params.items() if not k.startswith(("adam_", "global_step",
+                                                                         "learning_rate"))}
+        missing, _ = ms.load_param_into_net(self.net, weights, strict_load=False)
+        missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}]
+        if missing:
+            raise ValueError(f"{ckpt}: lacks {len(missing)} tensors of this model, e.g. {missing[:3]}")
+        self.log(f"initialised from {ckpt}")
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def _batches(self):
+        while True:
+            for batch in self.pipeline.iterate(self.epoch, self.batch_in_epoch):
+                self.batch_in_epoch += 1  # counted when handed out: a checkpoint after this
+                yield batch               # step must resume at the next batch
+            self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+
+    def step_weights(self) -> np.ndarray:
+        """Objective weights for the coming step. With ``train.task_sampling`` one level (token,
+        modality or sample) is drawn per step, with probability proportional to its total
+        weight, from (seed, step): a resumed run draws the same levels."""
+        if not self.cfg.train.task_sampling:
+            return self.weights
+        levels = sorted(set(LEVEL.values()))
+        mass = np.array([sum(w for o, w in zip(OBJECTIVES, self.weights) if LEVEL[o] == lv)
+                         for lv in levels])
+        rng = np.random.default_rng([self.cfg.context.seed, self.step, 0x7A5C])
+        level = levels[rng.choice(len(levels), p=mass / mass.sum())]
+        return np.where([LEVEL[o] == level for o in OBJECTIVES], self.weights, 0).astype(np.float32)
+
+    def _one_step(self, it):
+        accum = self.cfg.train.grad_accum
+        weights = ms.Tensor(self.step_weights())
+        if accum == 1:
+            batch = next(it)
+            losses, gnorm, finite = self.step_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights)
+            return losses.asnumpy(), gnorm.asnumpy(), bool(finite), weights.asnumpy()
+        sums, gsum = 0.0, 0.0
+        for _ in range(accum):
+            batch = next(it)
+            losses, gnorm = self.accum_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights)
+            sums, gsum = sums + losses.asnumpy() / accum, gsum + gnorm.asnumpy() / accum
+        return sums, gsum, bool(self.flush_fn()), weights.asnumpy()
+
+    def fit(self, stop_at: int | None = None) -> dict:
+        """Train to ``train.max_steps`` / ``train.max_minutes``; ``stop_at`` stops earlier without
+        changing the schedule (an interruption: ``--resume`` then finishes the same run)."""
+        t = self.cfg.train
+        last = min(t.max_steps, stop_at) if stop_at else t.max_steps
+        budget = t.max_minutes * 60
+        progress = Progress(self.run_dir, t.max_steps, budget, self.log, append=self.step > 0)
+        samples_per_step = t.batch_size * t.grad_accum
+        start_step, it = self.step, self._batches()
+        window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
+        t_interval = now()
+        while self.step < last and not (budget and progress.t_train >= budget):
+            t0 = now()
+            losses, gnorm, finite, used = self._one_step(it)
+            dt = now() - t0
+            if self.step == start_step:
+                compile_s = dt  # the first call compiles the graph: not training time
+            else:
+                progress.t_train += dt
+            self.step += 1
+            if not finite:
+                self.skipped += 1
+                self.log(f"step {self.step}: non-finite gradients, update skipped "
+                         f"({self.skipped} so far)")
+            window.append(losses)
+            # an objective is alive if every step that used it gave its own parameters gradient
+            gmin = np.where(used > 0, np.minimum(gmin, gnorm), gmin)
+            if self.step % t.log_every == 0 or self.step == t.max_steps:
+                mean = np.mean(window, 0)
+                elapsed = now() - t_interval
+                row = {"step": self.step, "epoch": self.epoch, "lr": self.schedule.value(self.step),
+                       "loss": float(sum(w * l for w, l in zip(asdict(t.objectives).values(), mean))),
+                       **{f"loss.{o}": float(v) for o, v in zip(OBJECTIVES, mean)},
+                       **{f"grad_norm.{o}": float(v) for o, v in zip(OBJECTIVES, gnorm)},
+                       "samples_per_s": len(window) * samples_per_step / max(elapsed, 1e-9),
+                       "train_seconds": round(progress.t_train, 1), "skipped_steps": self.skipped}
+                progress.record(row, start_step)
+                window, t_interval = [], now()
+            if self.step % t.ckpt_every == 0:
+                self.save()
+        final = self.save()
+        progress.close()
+        curves = plot_curves(progress.path, self.run_dir / "curves.png",
+                             f"{self.cfg.name}: pretraining losses")
+        summary = {"run_dir": str(self.run_dir), "checkpoint": str(final), "curves": str(curves),
+                   "steps": self.step, "train_seconds": round(progress.t_train, 1),
+                   "compile_seconds": round(compile_s, 1), "skipped_steps": self.skipped,
+                   "min_grad_norm": {o: float(v) for o, v in zip(OBJECTIVES, gmin)},
+                   "levels": LEVEL}
+        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+        return summary
+
+
+def steps_for_budget(budget_s: float, step_s: float) -> int:
+    return max(1, int(math.ceil(budget_s / max(step_s, 1e-6))))
