@@ -1,6 +1,5 @@
 """Every kind of bad input: a clear message naming the file, the sample skipped and counted (or
 converted / truncated and counted), never a crash mid-epoch; --strict stops at the first."""
-import io
 import json
 
 import numpy as np

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zidong.train.pretrain import REPO, default_corpus, run_pretrain
+from zidong.train.pretrain import default_corpus, run_pretrain
 from zidong.train.pretrain_net import OBJECTIVES
 from zidong.train.progress import read_metrics
 

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from zidong.config import Config, load_config
+from zidong.config import load_config
 from zidong.data.tokenizer import Tokenizer, tokenizer_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,7 +8,6 @@ CPU the step runs in fp32 and still skips, and counts, a step whose gradients ar
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -286,7 +285,3 @@ class Trainer:
                    "levels": LEVEL}
         (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
-
-
-def steps_for_budget(budget_s: float, step_s: float) -> int:
-    return max(1, int(math.ceil(budget_s / max(step_s, 1e-6))))
