@@ -23,8 +23,17 @@ def cmd_version(args) -> int:
 
 
 def cmd_plan(args) -> int:
+    from zidong.parallel.plan import make_plan, plan_text, violation_text
     from zidong.plan import plan_report
-    print(plan_report(load_config(args.config, args.overrides)))
+    cfg = load_config(args.config, args.overrides)
+    plan = make_plan(cfg)
+    print(plan_report(cfg))
+    print()
+    print(plan_text(plan))
+    if not plan.ok:
+        print(f"zidong: {args.config}: invalid parallel layout\n{violation_text(plan)}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -220,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zidong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print versions").set_defaults(func=cmd_version)
-    p = sub.add_parser("plan", help="parameter count per component for a config")
+    p = sub.add_parser("plan", help="parameter count per component, parallel layout checked "
+                       "against the device mesh, memory per device (exit 1 if a rule fails)")
     _add_config_args(p)
     p.set_defaults(func=cmd_plan)
     _add_data_parsers(sub)

@@ -112,14 +112,37 @@ def config_from_dict(data: dict, source: str = "<dict>") -> Config:
     return cfg
 
 
-def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Load a preset or YAML file, apply ``--set`` overrides, and validate."""
-    path = resolve_path(name_or_path)
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: Path, _seen: tuple = ()) -> dict:
+    """A YAML config as a dict; a top-level ``base: <preset or file>`` key starts from that config
+    and overrides it section by section (the cluster configs reuse the model presets this way)."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    data = apply_overrides(data, overrides)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level: expected a mapping, got {data!r}")
+    parent = data.pop("base", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: base: expected a preset name or YAML path, got {parent!r}")
+    parent_path = resolve_path(parent)
+    if parent_path.resolve() in _seen + (path.resolve(),):
+        raise ConfigError(f"{path}: base: {parent} includes itself")
+    return _merge(read_yaml(parent_path, _seen + (path.resolve(),)), data)
+
+
+def load_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Load a preset or YAML file, apply ``--set`` overrides, and validate."""
+    path = resolve_path(name_or_path)
+    data = apply_overrides(read_yaml(path), overrides)
     return config_from_dict(data, str(path))
 
 

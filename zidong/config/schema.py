@@ -210,7 +210,13 @@ class ContextConfig:
 
 @dataclass
 class ParallelConfig:
-    """Shaped like mindformers' parallel_config; strategies are applied in zidong.parallel."""
+    """Shaped like mindformers' parallel_config, plus the device mesh it runs on.
+
+    ``train.batch_size`` is the batch of one data-parallel rank; the global batch is
+    batch_size x data_parallel x train.grad_accum. Whether a layout fits the mesh and the NPU's
+    memory is checked by ``zidong.parallel.plan`` (``zidong plan``), rule by rule; this class only
+    rejects values that mean nothing.
+    """
     data_parallel: int = 1
     model_parallel: int = 1
     pipeline_stage: int = 1
@@ -218,9 +224,17 @@ class ParallelConfig:
     optimizer_shard: bool = False
     recompute: bool = False
     vocab_emb_dp: bool = True
+    nodes: int = 1               # servers in the job
+    devices_per_node: int = 1    # NPUs (or CPU workers) used per server; 8 on an Ascend 910 server
+    npu: Literal["910A", "910B"] = "910B"  # 32 GB / 64 GB of device memory (Ascend only)
+
+    @property
+    def device_num(self) -> int:
+        return self.nodes * self.devices_per_node
 
     def check(self, prefix: str = "parallel") -> None:
-        _positive(self, prefix, "data_parallel", "model_parallel", "pipeline_stage", "micro_batch_num")
+        _positive(self, prefix, "data_parallel", "model_parallel", "pipeline_stage", "micro_batch_num",
+                  "nodes", "devices_per_node")
 
 
 @dataclass
