@@ -27,7 +27,8 @@ def init_env(ctx: ContextConfig) -> None:
         os.environ.setdefault("MS_COMPILER_CACHE_PATH", ctx.compile_cache)
     if not _initialised:
         if ctx.device == "Ascend":
-            ms.set_device("Ascend", ctx.device_id)
+            # msrun and the rank-table launcher give each process its NPU in DEVICE_ID
+            ms.set_device("Ascend", int(os.environ.get("DEVICE_ID", ctx.device_id)))
             if ctx.max_device_memory:
                 ms.runtime.set_memory(max_size=ctx.max_device_memory)
         else:
