@@ -30,7 +30,7 @@ export PATH="$REPO/.venv/bin:$PATH"
 export GLOG_v="${GLOG_v:-3}"
 [[ -n "$SERVER" ]] || SERVER="$(hostname -I 2>/dev/null || true)"
 # "<rank_size> <device_id>:<rank_id> ..." for this server, after validating the table
-read -r RANK_SIZE PAIRS < <(python - "$TABLE" "$SERVER" <<'PY'
+INFO="$(python - "$TABLE" "$SERVER" <<'PY'
 import json, sys
 from zidong.parallel.rank_table import RankTableError, devices_of, rank_size, validate
 path, candidates = sys.argv[1], sys.argv[2].split()
@@ -48,7 +48,8 @@ except (RankTableError, OSError, json.JSONDecodeError) as e:
     sys.exit(2)
 print(rank_size(table), " ".join(f"{d['device_id']}:{d['rank_id']}" for d in devs))
 PY
-)
+)"   # exits here, with python's status 2, when the table or the server is wrong
+read -r RANK_SIZE PAIRS <<< "$INFO"
 if [[ -z "$LOG_DIR" ]]; then
   prev=""
   for a in "$@"; do
@@ -75,7 +76,7 @@ status=0
 while (( ${#PIDS[@]} )); do
   set +e; wait -n -p done_pid; rc=$?; set -e
   rank="${PIDS[$done_pid]}"; unset "PIDS[$done_pid]"
-  if (( rc != 0 )); then
+  if (( rc != 0 && status == 0 )); then   # the first failure; later ones are the stopped ranks
     status=$rc
     echo "launch_rank_table.sh: rank $rank exited with status $rc; stopping the others. Its log: $LOG_DIR/rank_$rank.log" >&2
     tail -n 15 "$LOG_DIR/rank_$rank.log" >&2
