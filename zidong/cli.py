@@ -149,7 +149,23 @@ def cmd_bench_pretrain(args) -> int:
     return 0
 
 
+def cmd_merge_ckpt(args) -> int:
+    import json
+
+    from zidong.parallel.merge import merge_run
+    print(json.dumps(merge_run(args.run_dir, args.out, args.step, args.atol), indent=1))
+    return 0
+
+
 def _add_run_parsers(sub) -> None:
+    p = sub.add_parser("merge-ckpt", help="one checkpoint from a distributed run's rank_N/ "
+                       "checkpoints (for eval, export, --init-from, another device count)")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="default: RUN_DIR/merged/step_N.safetensors")
+    p.add_argument("--step", type=int, default=None, help="default: the latest step of all ranks")
+    p.add_argument("--atol", type=float, default=0.0,
+                   help="largest difference allowed between data-parallel replicas")
+    p.set_defaults(func=cmd_merge_ckpt)
     p = sub.add_parser("bench-pretrain", help="the embedded default under a time budget, "
                        "evaluated, with level ablations -> docs/results.md")
     p.add_argument("--minutes", type=float, default=30.0, help="main-stage training budget")

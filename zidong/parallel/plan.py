@@ -4,8 +4,8 @@ alone (no MindSpore, no hardware).
 Semi-auto parallel and dry-run compilation need Ascend NPUs, so this is what can be checked before a
 job is submitted: every rule below, each with a name that the error message carries.
 
-Layout assumed (what ``zidong.parallel.strategy`` attaches with ``.shard()``): Megatron-style
-tensor parallelism inside every transformer block (q/k/v and the first feed-forward matmul split by
+Layout assumed (the usual Megatron/mindformers one; the trainer does not attach these ``.shard()``
+strategies yet, so they are a plan, not yet a run): tensor parallelism inside every transformer block (q/k/v and the first feed-forward matmul split by
 output columns, the attention output and the second feed-forward matmul by input rows, attention by
 heads), vocabulary-sized output heads split by vocabulary, embedding tables split by vocabulary
 unless ``vocab_emb_dp``; the batch split by data parallelism; pipeline stages as a contiguous

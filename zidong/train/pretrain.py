@@ -36,14 +36,18 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
                  stage: str = "all", run_dir: str | None = None, resume: str | None = None,
                  vq_ckpt: str | None = None, init_from: str | None = None,
                  stop_at: int | None = None, log=print) -> dict:
+    from zidong.parallel.dist import barrier, init_distributed, launcher
     from zidong.runtime import init_env
     from zidong.train.trainer import Trainer
     from zidong.train.vq_stage import train_vq
 
+    if launcher() and not (run_dir or resume):
+        raise ValueError("a distributed run needs --run-dir (every rank must use the same folder)")
     if resume:
         from zidong.config import config_from_dict
         from zidong.train.checkpoint import checkpoints, load_state
-        found = checkpoints(resume)
+        # a distributed run keeps its checkpoints in rank_N/; every rank's config is the same
+        found = checkpoints(resume) or checkpoints(Path(resume) / "rank_0")
         if not found:
             raise FileNotFoundError(f"{resume}: no checkpoint to resume from")
         _, meta, _ = load_state(found[-1])
@@ -58,11 +62,19 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
         cfg = load_config(config, overrides)
         run = Path(run_dir or REPO / "runs" / f"pretrain-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     init_env(cfg.context)
+    dist = init_distributed(cfg)
+    if dist.distributed and not resume and not vq_ckpt:
+        raise ValueError("a distributed run needs --vq-ckpt: train the VQ tokenizer once first "
+                         "(zidong pretrain --stage vq, one process)")
     data = data or cfg.data.train or str(default_corpus(log) / "train.jsonl")
-    tokenizer = Tokenizer.load(run / "tokenizer.model") if resume else \
-        tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
     run.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(run / "tokenizer.model")
+    if resume or not dist.is_main:
+        barrier(dist)  # rank 0 writes the run's tokenizer first
+        tokenizer = Tokenizer.load(run / "tokenizer.model")
+    else:
+        tokenizer = tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
+        tokenizer.save(run / "tokenizer.model")
+        barrier(dist)
     result = {"run_dir": str(run)}
     if stage in ("vq", "all") and not resume and not vq_ckpt:
         log(f"stage 0: VQ image tokenizer ({cfg.train.vq.steps} steps)")
@@ -73,9 +85,11 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
     vq_ckpt = vq_ckpt or str(run / "vq" / "vq.safetensors")
     if not Path(vq_ckpt).is_file():
         raise FileNotFoundError(f"{vq_ckpt}: no VQ tokenizer checkpoint; run --stage vq first")
-    (run / "run.json").write_text(json.dumps({"data": str(data), "vq_checkpoint": str(vq_ckpt),
-                                              "config": cfg.name}, indent=1))
-    trainer = Trainer(cfg, run, data, tokenizer, vq_ckpt, log)
+    if dist.is_main and not resume:
+        (run / "run.json").write_text(json.dumps({"data": str(data), "vq_checkpoint": str(vq_ckpt),
+                                                  "config": cfg.name, "ranks": dist.world},
+                                                 indent=1))
+    trainer = Trainer(cfg, run, data, tokenizer, vq_ckpt, log, dist)
     if resume:
         trainer.resume()
     elif init_from:

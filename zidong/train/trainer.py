@@ -4,6 +4,11 @@ clipping, gradient accumulation, overflow skipping, checkpoints, exact resume an
 Mixed precision (Ascend): O1/O2 through ``amp.auto_mixed_precision`` and the functional
 ``amp.DynamicLossScaler`` + ``amp.all_finite`` path (the loss-scale Cells do not run on CPU). On
 CPU the step runs in fp32 and still skips, and counts, a step whose gradients are not finite.
+
+Data parallel (launched by msrun or a rank table, ``zidong.parallel.dist``): every rank reads its own
+strided shard of each epoch, gradients are averaged over the ranks by ``nn.DistributedGradReducer``
+inside the compiled step (after accumulation, if any), logged losses are averaged over the ranks,
+each rank checkpoints to ``rank_N/`` and only rank 0 writes the run's shared files.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from mindspore import amp, nn, ops
 from zidong.config.schema import Config
 from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
+from zidong.parallel.dist import DistInfo
 from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
 from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
@@ -40,13 +46,20 @@ def _param_groups(params, cfg, schedule, temp_schedule):
 
 class Trainer:
     def __init__(self, cfg: Config, run_dir: str | Path, train_data: str | Path, tokenizer,
-                 vq_checkpoint: str | Path | None = None, log=print):
+                 vq_checkpoint: str | Path | None = None, log=print, dist: DistInfo | None = None):
         self.cfg, self.run_dir, self.log = cfg, Path(run_dir), log
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.dist = dist or DistInfo()
+        # checkpoints: rank_N/ per rank when distributed; shared files (metrics, curves, summary)
+        # from rank 0 only, the other ranks keep theirs in their own rank_N/
+        self.ckpt_dir = self.run_dir / f"rank_{self.dist.rank}" if self.dist.distributed \
+            else self.run_dir
+        self.out_dir = self.run_dir if self.dist.is_main else self.ckpt_dir
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = tokenizer
         t = cfg.train
         self.pipeline = DataPipeline(train_data, cfg, tokenizer, t.batch_size,
-                                     seed=cfg.context.seed, shuffle=cfg.data.shuffle)
+                                     seed=cfg.context.seed, shuffle=cfg.data.shuffle,
+                                     num_shards=self.dist.world, shard_id=self.dist.rank)
         if self.pipeline.batches_per_epoch == 0:
             raise ValueError(f"{train_data}: fewer valid samples than one batch of {t.batch_size}")
         ms.set_seed(cfg.context.seed)
@@ -92,6 +105,14 @@ class Trainer:
         net, opt, scaler, clip = self.net, self.optimizer, self.scaler, self.cfg.train.clip_norm
         own = self._own_indices()
         accum = self.cfg.train.grad_accum
+        world = self.dist.world
+        # data parallel: the mean of every rank's gradients, inside the compiled step
+        reducer = nn.DistributedGradReducer(opt.parameters, mean=True, degree=world) \
+            if world > 1 else None
+        all_reduce = ops.AllReduce() if world > 1 else None
+
+        def mean_over_ranks(x):
+            return all_reduce(x) / world if all_reduce is not None else x
 
         def forward(*batch):
             out = net(*batch)
@@ -116,11 +137,13 @@ class Trainer:
         @ms.jit
         def step(*batch):
             out, grads = grad_fn(*batch)
+            if reducer is not None:
+                grads = reducer(grads)
             if scaler is not None:
                 grads = scaler.unscale(grads)
             gnorm = norms(grads)
             finite = apply(grads)
-            return ops.stack(out[1:]), gnorm, finite
+            return mean_over_ranks(ops.stack(out[1:])), gnorm, finite
 
         if accum == 1:
             return step, None
@@ -133,11 +156,13 @@ class Trainer:
                 grads = scaler.unscale(grads)
             for buf, g in zip(buffers, grads):
                 ops.assign_add(buf, g / accum)
-            return ops.stack(out[1:]), norms(grads)
+            return mean_over_ranks(ops.stack(out[1:])), norms(grads)
 
         @ms.jit
         def flush():
             grads = tuple(buffers)
+            if reducer is not None:
+                grads = reducer(grads)
             finite = apply(grads)
             for buf in buffers:
                 ops.assign(buf, ops.zeros_like(buf))
@@ -158,20 +183,27 @@ class Trainer:
     def save(self) -> Path:
         meta = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "skipped_steps": self.skipped, "config": asdict(self.cfg),
-                "tokenizer_sha256": self.tokenizer.sha256}
+                "tokenizer_sha256": self.tokenizer.sha256, "rank": self.dist.rank,
+                "world": self.dist.world}
         rng = np.asarray(ms.get_rng_state().asnumpy(), np.uint8).tobytes() \
             if hasattr(ms, "get_rng_state") else b""
-        path = self.run_dir / f"step_{self.step:07d}.safetensors"
+        path = self.ckpt_dir / f"step_{self.step:07d}.safetensors"
         save_state(path, self.state_params(), meta,
                    {"tokenizer": self.tokenizer.proto, "rng": rng})
-        prune(self.run_dir, self.cfg.train.keep_last)
+        prune(self.ckpt_dir, self.cfg.train.keep_last)
         return path
 
     def resume(self, path: str | Path | None = None) -> None:
-        path = Path(path) if path else (checkpoints(self.run_dir) or [None])[-1]
+        path = Path(path) if path else (checkpoints(self.ckpt_dir) or [None])[-1]
         if path is None:
-            raise FileNotFoundError(f"{self.run_dir}: no checkpoint to resume from")
+            raise FileNotFoundError(f"{self.ckpt_dir}: no checkpoint to resume from")
         params, meta, blobs = load_state(path)
+        if meta.get("merged_from_world") or meta.get("world", 1) != self.dist.world:
+            # the data position (a batch of this rank's shard) means nothing for another world size
+            raise ValueError(f"{path}: saved by a run of "
+                             f"{meta.get('merged_from_world') or meta.get('world', 1)} rank(s), resumed "
+                             f"with {self.dist.world}; merge it (tools/merge_checkpoints.py) and use "
+                             f"--init-from instead")
         if blobs["tokenizer"] != self.tokenizer.proto:
             raise ValueError(f"{path}: saved with another tokenizer than this run's")
         missing, _ = ms.load_param_into_net(self.net, params, strict_load=True)
@@ -240,8 +272,8 @@ class Trainer:
         t = self.cfg.train
         last = min(t.max_steps, stop_at) if stop_at else t.max_steps
         budget = t.max_minutes * 60
-        progress = Progress(self.run_dir, t.max_steps, budget, self.log, append=self.step > 0)
-        samples_per_step = t.batch_size * t.grad_accum
+        progress = Progress(self.out_dir, t.max_steps, budget, self.log, append=self.step > 0)
+        samples_per_step = t.batch_size * t.grad_accum * self.dist.world
         start_step, it = self.step, self._batches()
         window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
         t_interval = now()
@@ -276,12 +308,12 @@ class Trainer:
                 self.save()
         final = self.save()
         progress.close()
-        curves = plot_curves(progress.path, self.run_dir / "curves.png",
+        curves = plot_curves(progress.path, self.out_dir / "curves.png",
                              f"{self.cfg.name}: pretraining losses")
         summary = {"run_dir": str(self.run_dir), "checkpoint": str(final), "curves": str(curves),
                    "steps": self.step, "train_seconds": round(progress.t_train, 1),
                    "compile_seconds": round(compile_s, 1), "skipped_steps": self.skipped,
                    "min_grad_norm": {o: float(v) for o, v in zip(OBJECTIVES, gmin)},
-                   "levels": LEVEL}
-        (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+                   "levels": LEVEL, "ranks": self.dist.world}
+        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
