@@ -117,7 +117,7 @@ def test_speech_decoder_overfits_mel_and_length():
         length_loss = ((frac - inputs[7] / cfg.speech.max_frames) ** 2).mean()
         return masked_l1(pred, inputs[6], inputs[8]) + length_loss
 
-    losses = overfit(loss_fn, model.trainable_params(), 400, 1e-3, *batch, ms.Tensor(mel),
+    losses = overfit(loss_fn, model.trainable_params(), 600, 1e-3, *batch, ms.Tensor(mel),
                      ms.Tensor(lengths), ms.Tensor(frame_mask))
     assert losses[-1] <= 0.1 * losses[0], losses[::25]
     model.set_train(False)

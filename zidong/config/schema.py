@@ -44,8 +44,25 @@ class TransformerConfig:
         _heads_divide(prefix, self.hidden, self.heads)
 
 
+POOLS = ("max", "mean", "cls")
+
+
 @dataclass
-class TextEncoderConfig(TransformerConfig):
+class EncoderConfig(TransformerConfig):
+    """A modality encoder: a transformer stack plus how its tokens pool into the one embedding
+    used by retrieval and the contrastive objective (max / mean over real tokens, or the CLS).
+    Max by default: a caption's colour word, a scene's small object on a busy background, a spoken
+    word are a few tokens of many; a mean dilutes them and an untrained CLS ignores them
+    (measured in docs/architecture.md)."""
+    pool: str = "max"
+
+    def check(self, prefix: str) -> None:
+        super().check(prefix)
+        _require(self.pool in POOLS, f"{prefix}.pool", f"must be one of {POOLS}, got {self.pool!r}")
+
+
+@dataclass
+class TextEncoderConfig(EncoderConfig):
     vocab_size: int = 4000
     max_len: int = 32  # subword tokens, without the encoder's CLS
 
@@ -57,7 +74,7 @@ class TextEncoderConfig(TransformerConfig):
 
 
 @dataclass
-class VisionEncoderConfig(TransformerConfig):
+class VisionEncoderConfig(EncoderConfig):
     image_size: int = 64
     patch_size: int = 8
     channels: int = 3
@@ -71,7 +88,7 @@ class VisionEncoderConfig(TransformerConfig):
 
 
 @dataclass
-class SpeechEncoderConfig(TransformerConfig):
+class SpeechEncoderConfig(EncoderConfig):
     """Log-mel front end and the speech transformer; the front-end numbers are shared with the
     data pipeline and the vocoder so that mel frames mean the same thing everywhere."""
     sample_rate: int = 16000

@@ -36,7 +36,8 @@ def stack(t, cross: int | None = None, hidden: int | None = None) -> int:
 
 
 def unimodal_encoder(t, length: int, unified: int) -> int:
-    return t.hidden + (1 + length) * t.hidden + stack(t) + linear(t.hidden, unified)
+    return (t.hidden + (1 + length) * t.hidden + layer_norm(t.hidden) + stack(t)
+            + linear(t.hidden, unified))
 
 
 def text_encoder(m: ModelConfig) -> int:
@@ -62,7 +63,8 @@ def fusion(m: ModelConfig) -> int:
 
 
 def ar_decoder(t, vocab_in: int, vocab_out: int, max_len: int, memory: int) -> int:
-    return (vocab_in + max_len) * t.hidden + stack(t, cross=memory) + linear(t.hidden, vocab_out)
+    return ((vocab_in + max_len) * t.hidden + layer_norm(t.hidden) + stack(t, cross=memory)
+            + linear(t.hidden, vocab_out))
 
 
 def text_decoder(m: ModelConfig) -> int:
