@@ -1,0 +1,134 @@
+"""Does cross-modal alignment learn at all? Contrastive-only training of the three encoders.
+
+A fast diagnostic (minutes, not the 30-minute benchmark): the encoders of a preset are trained with
+symmetric InfoNCE between every present pair of the chosen modalities and nothing else, then
+retrieval R@1 among 500 `test` candidates is measured. It is how the pooling and the input
+LayerNorm of the encoders were chosen (docs/architecture.md, "Pooling").
+
+    .venv/bin/python tools/probe_alignment.py --steps 300 --set model.text.pool=mean ...
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PAIRS = (("text", "image"), ("text", "speech"), ("image", "speech"))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="small")
+    ap.add_argument("--set", dest="overrides", action="append", default=[],
+                    help="config override KEY=VALUE, e.g. model.vision.pool=mean")
+    ap.add_argument("--modalities", default="text,image,speech")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--eval-every", type=int, default=300)
+    ap.add_argument("--no-input-ln", action="store_true",
+                    help="replace the encoders' input LayerNorm by the identity")
+    ap.add_argument("--corpus", default=None, help="default: the built-in corpus in the cache")
+    args = ap.parse_args(argv)
+
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn, ops
+    from zidong.config.loader import load_config
+    from zidong.data.pipeline import DataPipeline
+    from zidong.data.tokenizer import Tokenizer
+    from zidong.eval.retrieval import retrieval_metrics
+    from zidong.models import create_model
+    from zidong.runtime import init_env
+    from zidong.train.pretrain import default_corpus
+
+    cfg = load_config(args.config, args.overrides)
+    init_env(cfg.context)
+    corpus = Path(args.corpus) if args.corpus else default_corpus()
+    tok = Tokenizer.load(corpus / "tokenizer.model")
+    mods = tuple(m for m in ("text", "image", "speech") if m in args.modalities.split(","))
+    pairs = [(a, b) for a, b in PAIRS if a in mods and b in mods]
+    if not pairs:
+        ap.error("--modalities needs at least two of text, image, speech")
+    model = create_model(cfg.model)
+    encoders = {"text": model.text_encoder, "image": model.vision_encoder,
+                "speech": model.speech_encoder}
+    if args.no_input_ln:
+        for enc in encoders.values():
+            enc.ln_in = nn.Identity()
+
+    class Net(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.te, self.ve, self.se = encoders["text"], encoders["image"], encoders["speech"]
+            self.logit_scale = ms.Parameter(ms.Tensor([math.log(1 / 0.07)], ms.float32))
+
+        def construct(self, ids, tmask, image, mel, mmask):
+            emb = {"text": self.te(ids, tmask)[2], "image": self.ve(image)[2]}
+            if "speech" in mods:
+                emb["speech"] = self.se(mel, mmask)[2]
+            scale = ops.exp(self.logit_scale[0])
+            labels = ops.arange(ids.shape[0], dtype=ms.int32)
+            total = 0.0
+            for a, b in pairs:
+                logits = ops.matmul(emb[a], emb[b].T) * scale
+                total = total + (ops.cross_entropy(logits, labels)
+                                 + ops.cross_entropy(logits.T, labels)) / 2
+            return total / len(pairs)
+
+    net = Net()
+    opt = nn.Adam(net.trainable_params(), learning_rate=args.lr)
+    grad_fn = ms.value_and_grad(net, None, opt.parameters)
+
+    @ms.jit
+    def step(*batch):
+        loss, grads = grad_fn(*batch)
+        opt(grads)
+        return loss
+
+    @ms.jit
+    def embed(ids, tmask, image, mel, mmask):
+        return (encoders["text"](ids, tmask)[2], encoders["image"](image)[2],
+                encoders["speech"](mel, mmask)[2])
+
+    cols = ("text_ids", "text_mask", "image", "mel", "mel_mask")
+
+    def evaluate():
+        pipe = DataPipeline(corpus / "test.jsonl", cfg, tok, 50, shuffle=False, masking=False,
+                            drop_remainder=False)
+        out = {k: [] for k in ("text", "image", "speech", "presence", "index")}
+        for b in pipe.iterate(0):
+            for k, e in zip(("text", "image", "speech"), embed(*[ms.Tensor(b[c]) for c in cols])):
+                out[k].append(e.asnumpy())
+            out["presence"].append(b["presence"])
+            out["index"].append(b["index"])
+        metrics = retrieval_metrics({k: np.concatenate(v) for k, v in out.items()})
+        return {k: v for k, v in metrics.items() if k.endswith("R@1")}
+
+    pipe = DataPipeline(corpus / "train.jsonl", cfg, tok, args.batch, seed=cfg.context.seed,
+                        masking=False)
+    losses, results, k, epoch, t0 = [], {}, 0, 0, time.time()
+    while k < args.steps:
+        for b in pipe.iterate(epoch):
+            losses.append(float(step(*[ms.Tensor(b[c]) for c in cols]).asnumpy()))
+            k += 1
+            if k % 50 == 0:
+                print(f"step {k}  loss {np.mean(losses[-50:]):.3f}  "
+                      f"{(time.time() - t0) / k:.2f} s/step", flush=True)
+            if k % args.eval_every == 0 or k == args.steps:
+                results[k] = {"loss_last50": float(np.mean(losses[-50:])), **evaluate()}
+                print(f"step {k}  " + json.dumps(results[k]), flush=True)
+            if k >= args.steps:
+                break
+        epoch += 1
+    print(json.dumps({"args": vars(args), "ln32": math.log(args.batch), "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
