@@ -126,7 +126,7 @@ def main(argv=None) -> int:
             if k >= args.steps:
                 break
         epoch += 1
-    print(json.dumps({"args": vars(args), "ln32": math.log(args.batch), "results": results}))
+    print(json.dumps({"args": vars(args), "chance_loss": math.log(args.batch), "results": results}))
     return 0
 
 
