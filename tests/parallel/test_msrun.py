@@ -129,20 +129,15 @@ def test_ranks_hold_identical_weights_before_and_after_resume(dp):
 
 
 def test_resumed_data_parallel_run_equals_one_process_on_the_global_batch(dp):
-    # Measured: 9.6e-7 at step 2 and 1.19e-6 at step 4, both in encoder CLS/position embeddings
-    # whose gradients are sums of cancelling terms (Adam second moment ~5e-10), so last-bit
-    # differences between the data-parallel and the accumulation graphs are amplified by Adam.
-    # Every other tensor is within 8e-7. An uninterrupted 2-worker run was bit-identical to the
-    # resumed one (measured once, docs/distributed.md): the resume adds nothing.
-    for step, tol in ((2, 1e-6), (4, 1.5e-6)):
+    # the bar: <= 1e-6 for every tensor (weights and optimizer moments) at both steps
+    for step in (2, 4):
         dist = dp["at_stop"][0] if step == 2 else \
             load_state(dp["run"] / "rank_0" / "step_0000004.safetensors")[0]
         ref, _, _ = load_state(dp["ref"] / f"step_{step:07d}.safetensors")
         assert any(k.startswith("adam_m.") for k in dist)  # optimizer moments are compared too
         worst = _worst(dist, ref)
-        assert worst <= tol, (step, worst)
-        others = {k for k in dist if not k.endswith((".cls", ".pos"))}
-        assert _worst({k: dist[k] for k in others}, {k: ref[k] for k in others}) <= 1e-6
+        print(f"step {step}: worst abs difference to the single-process reference {worst:.3g}")
+        assert worst <= 1e-6, (step, worst)
     # the logged losses are the mean over ranks, as the reference's mean over micro-batches
     rows = [json.loads(x) for x in (dp["run"] / "metrics.jsonl").read_text().splitlines()]
     ref_rows = [json.loads(x) for x in (dp["ref"] / "metrics.jsonl").read_text().splitlines()]
