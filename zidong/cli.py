@@ -49,13 +49,11 @@ def cmd_data_build(args) -> int:
     from pathlib import Path
 
     from zidong.data.corpus.build import build_corpus
-    from zidong.data.manifest import read_manifest
-    from zidong.data.tokenizer import Tokenizer
+    from zidong.data.tokenizer import train_on_manifest
     info = build_corpus(args.out, size=args.size, seed=args.seed, langs=tuple(args.langs.split(",")),
                         eval_size=args.eval_size, photo_size=args.photo_size,
                         weak_fraction=args.weak_fraction, workers=args.workers)
-    samples, _ = read_manifest(Path(args.out) / "train.jsonl")
-    tok = Tokenizer.train((s.text for s in samples if s.text), args.vocab_size)
+    tok = train_on_manifest(Path(args.out) / "train.jsonl", args.vocab_size)
     tok.save(Path(args.out) / "tokenizer.model")
     print(json.dumps(info, indent=1, ensure_ascii=False))
     print(f"tokenizer: {tok.vocab_size} pieces -> {Path(args.out) / 'tokenizer.model'}")

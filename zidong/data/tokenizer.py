@@ -106,11 +106,16 @@ def tokenizer_for(manifest: str | Path, vocab_size: int, path: str | Path | None
         Tokenizer:
     """The tokenizer to use with a manifest: ``path`` if given, else ``tokenizer.model`` beside
     the manifest (what ``zidong data build`` writes), else one trained on the manifest's texts."""
-    from zidong.data.manifest import read_manifest
     if path:
         return Tokenizer.load(path)
     beside = Path(manifest).parent / "tokenizer.model"
     if beside.is_file():
         return Tokenizer.load(beside)
+    return train_on_manifest(manifest, vocab_size)
+
+
+def train_on_manifest(manifest: str | Path, vocab_size: int) -> Tokenizer:
+    """A tokenizer trained on the texts of a manifest's samples."""
+    from zidong.data.manifest import read_manifest
     samples, _ = read_manifest(manifest)
     return Tokenizer.train((s.text for s in samples if s.text), vocab_size)

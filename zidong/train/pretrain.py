@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from zidong.config import load_config
-from zidong.data.tokenizer import Tokenizer, tokenizer_for
+from zidong.data.tokenizer import Tokenizer, tokenizer_for, train_on_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,12 +22,10 @@ def default_corpus(log=print) -> Path:
     out = cache_dir() / "corpus"
     if not (out / "corpus.json").is_file():
         from zidong.data.corpus.build import build_corpus
-        from zidong.data.manifest import read_manifest
         log(f"building the built-in corpus into {out} (once)")
         t0 = time.time()
         build_corpus(out)
-        samples, _ = read_manifest(out / "train.jsonl")
-        Tokenizer.train((s.text for s in samples if s.text), 4000).save(out / "tokenizer.model")
+        train_on_manifest(out / "train.jsonl", 4000).save(out / "tokenizer.model")
         log(f"corpus built in {time.time() - t0:.0f} s")
     return out
 
