@@ -17,6 +17,7 @@ setup(
         "sentencepiece", # bilingual subword tokenizer (Google's, used by T5/LLaMA): no hand-written BPE
         "pypinyin",      # Chinese captions -> tone-numbered pinyin for espeak-ng's cmn-latn-pinyin voice
         "matplotlib",    # training curves and report figures as PNG
+        "pocketsphinx",  # independent English ASR scorer of generated speech; the wheel ships its model
     ],
     extras_require={"test": ["pytest"]},
     entry_points={"console_scripts": ["zidong=zidong.cli:main"]},

@@ -24,6 +24,8 @@ COUNTS_ZH = {1: "一", 2: "两", 3: "三"}
 PLURALS_EN = {s: s + ("es" if s.endswith("s") else "s") for s in SHAPES}   # crosses
 RELATIONS_EN = {"left": "to the left of", "right": "to the right of", "above": "above", "below": "below"}
 RELATIONS_ZH = {"left": "左边", "right": "右边", "above": "上面", "below": "下面"}
+# the relation seen from the other group (also the false answer on the same axis)
+INVERSE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 
 # Never in train/val/test (either group); every test_compositional scene holds at least one.
 HELD_OUT = frozenset({("green", "star"), ("red", "square"), ("blue", "triangle"),
