@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from zidong.config import load_config
-from zidong.config.special_tokens import BOS_ID, EOS_ID, MASK_ID
+from zidong.config.special_tokens import EOS_ID, LANG_IDS, MASK_ID
 from zidong.data.pipeline import DataPipeline
 from zidong.data.processor import COLUMNS
 from zidong.data.sources import pack_mindrecord
@@ -46,7 +46,9 @@ def test_batches_have_the_static_shapes_and_masks(data, cfg, tokenizer):
             n = int(b["text_mask"][i].sum())
             if t:
                 ids = b["text_ids"][i]
-                assert b["dec_in"][i][0] == BOS_ID and b["dec_target"][i][n] == EOS_ID
+                # the decoder starts with the sample's language token (en / zh here)
+                assert b["dec_in"][i][0] in LANG_IDS.values() and b["dec_target"][i][n] == EOS_ID
+                assert b["dec_in"][i][0] == LANG_IDS[("en", "zh")[b["lang_id"][i]]]
                 np.testing.assert_array_equal(b["dec_in"][i][1:n + 1], ids[:n])
                 assert b["text_mlm_weight"][i].sum() == min(mk.text_count, n)
                 assert (b["text_masked"][i] == MASK_ID).sum() == min(mk.text_count, n)

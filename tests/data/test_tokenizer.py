@@ -1,4 +1,4 @@
-from zidong.config.special_tokens import BOS_ID, EOS_ID, MASK_ID, PAD_ID, UNK_ID
+from zidong.config.special_tokens import BOS_ID, EOS_ID, LANG_IDS, MASK_ID, PAD_ID, UNK_ID
 from zidong.data.tokenizer import Tokenizer
 from tests.data.conftest import CAPTIONS, training_captions
 
@@ -19,6 +19,7 @@ def test_special_ids_and_unseen_characters(tokenizer):
     sp = tokenizer.sp
     assert (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id()) == (PAD_ID, UNK_ID, BOS_ID, EOS_ID)
     assert sp.id_to_piece(MASK_ID) == "<mask>"
+    assert {sp.id_to_piece(i) for i in LANG_IDS.values()} == {"<en>", "<zh>"}
     # characters never seen in training fall back to their UTF-8 bytes: nothing becomes <unk>
     for text in ("一只犬在草地上", "a goat, über café"):
         ids = tokenizer.encode(text)
@@ -33,3 +34,24 @@ def test_save_and_load_is_exact_and_training_is_deterministic(tmp_path, tokenize
     assert Tokenizer.train(training_captions(), 500).sha256 == tokenizer.sha256
     for caption in CAPTIONS:
         assert again.encode(caption) == tokenizer.encode(caption)
+
+
+def test_sentences_start_with_their_language_token(tokenizer):
+    assert tokenizer.start_id("en") == LANG_IDS["en"] and tokenizer.start_id("zh") == LANG_IDS["zh"]
+    assert tokenizer.start_id("fr") == BOS_ID             # no token of its own: plain BOS
+    ids = tokenizer.encode("a red star")
+    assert tokenizer.decode([LANG_IDS["en"]] + ids + [EOS_ID]) == "a red star"
+
+
+def test_a_tokenizer_from_before_language_tokens_still_loads():
+    import io
+    import sentencepiece as spm
+    from zidong.data.tokenizer import split_cjk
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(map(split_cjk, training_captions())), model_writer=buf, model_type="bpe",
+        vocab_size=500, hard_vocab_limit=False, character_coverage=1.0, pad_id=PAD_ID,
+        unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID, user_defined_symbols=["<mask>"],
+        byte_fallback=True, minloglevel=2)
+    old = Tokenizer(buf.getvalue())
+    assert old.lang_ids == {} and old.start_id("en") == BOS_ID   # what such runs trained with

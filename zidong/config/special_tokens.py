@@ -5,4 +5,9 @@ UNK_ID = 1
 BOS_ID = 2
 EOS_ID = 3
 MASK_ID = 4
-NUM_SPECIAL = 5
+# The text decoder starts a sentence with its language's token, so that one decoder can be asked
+# for an English or a Chinese caption of the same image (as mBART / Whisper do). Tokenizers
+# trained before these existed start every sentence with BOS_ID (Tokenizer.start_id).
+LANG_TOKENS = {"en": "<en>", "zh": "<zh>"}
+LANG_IDS = {"en": 5, "zh": 6}
+NUM_SPECIAL = 7

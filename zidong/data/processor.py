@@ -15,7 +15,7 @@ import numpy as np
 
 from zidong.audio import LOG_MEL_FLOOR, log_mel, normalize_log_mel
 from zidong.config.schema import Config
-from zidong.config.special_tokens import BOS_ID, EOS_ID, PAD_ID
+from zidong.config.special_tokens import EOS_ID, PAD_ID
 from zidong.data.manifest import DataError
 from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
 from zidong.data.media import decode_audio, decode_image
@@ -114,7 +114,7 @@ class SampleProcessor:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         row = list(self.empty())
         if has[0]:
-            row[:8] = self._text(text, rng)
+            row[:8] = self._text(text, lang, rng)
         if has[1]:
             try:
                 row[8], notes = decode_image(image, m.vision.image_size, self.cfg.data.image_mean,
@@ -139,7 +139,7 @@ class SampleProcessor:
         for n in notes:
             self.log.count(n)
 
-    def _text(self, text, rng):
+    def _text(self, text, lang, rng):
         lt, mk = self.m.text.max_len, self.cfg.data.masking
         if not text.strip():
             raise DataError("text is empty or whitespace only")
@@ -153,7 +153,7 @@ class SampleProcessor:
         mask = np.zeros(lt, np.float32)
         mask[:n] = 1
         dec_in = np.full(lt, PAD_ID, np.int32)
-        dec_in[:n + 1] = [BOS_ID] + ids
+        dec_in[:n + 1] = [self.tok.start_id(lang)] + ids
         dec_target = np.full(lt, PAD_ID, np.int32)
         dec_target[:n + 1] = ids + [EOS_ID]
         dec_mask = np.zeros(lt, np.float32)

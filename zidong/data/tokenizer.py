@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from zidong.config.special_tokens import BOS_ID, EOS_ID, MASK_ID, PAD_ID, UNK_ID
+from zidong.config.special_tokens import (BOS_ID, EOS_ID, LANG_IDS, LANG_TOKENS, MASK_ID, PAD_ID,
+                                          UNK_ID)
 from zidong.data.manifest import DataError
 
 
@@ -46,6 +47,12 @@ class Tokenizer:
         if specials != (PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID):
             raise DataError(f"tokenizer special ids {specials} differ from zidong's "
                             f"{(PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID)}")
+        # language start tokens: absent from tokenizers trained before they existed
+        self.lang_ids = {lang: self.sp.piece_to_id(p) for lang, p in LANG_TOKENS.items()
+                         if self.sp.piece_to_id(p) != UNK_ID}
+        if any(self.lang_ids[k] != LANG_IDS[k] for k in self.lang_ids):
+            raise DataError(f"tokenizer language ids {self.lang_ids} differ from zidong's {LANG_IDS}")
+        self.specials = {PAD_ID, BOS_ID, EOS_ID, MASK_ID, *self.lang_ids.values()}
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int, seed_sentences: Iterable[str] = ()) -> \
@@ -61,7 +68,7 @@ class Tokenizer:
             sentence_iterator=iter(sentences), model_writer=buf, model_type="bpe",
             vocab_size=vocab_size, hard_vocab_limit=False, character_coverage=1.0,
             pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            user_defined_symbols=["<mask>"], split_digits=True, byte_fallback=True,
+            user_defined_symbols=["<mask>", *LANG_TOKENS.values()], split_digits=True, byte_fallback=True,
             shuffle_input_sentence=False, num_threads=1, minloglevel=2)
         return cls(buf.getvalue())
 
@@ -97,8 +104,12 @@ class Tokenizer:
     def pieces(self, text: str) -> list[str]:
         return self.sp.encode(split_cjk(text), out_type=str)
 
+    def start_id(self, lang: str) -> int:
+        """The decoder's first input for a sentence in ``lang``: its language token, else BOS."""
+        return self.lang_ids.get(lang, BOS_ID)
+
     def decode(self, ids: Iterable[int]) -> str:
-        keep = [int(i) for i in ids if int(i) not in (PAD_ID, BOS_ID, EOS_ID, MASK_ID)]
+        keep = [int(i) for i in ids if int(i) not in self.specials]
         return join_cjk(self.sp.decode(keep))
 
 
