@@ -14,6 +14,31 @@ def graph_mode_cpu():
     init_env(load_config("tiny").context)
 
 
+@pytest.fixture(scope="session")
+def mini_corpus(tmp_path_factory):
+    """A real built-in corpus, tiny: 48 training scenes with speech, 20 per evaluation split."""
+    from zidong.data.corpus.build import build_corpus
+    out = tmp_path_factory.mktemp("corpus")
+    build_corpus(out, size=48, eval_size=20, photo_size=5, progress=False, workers=1)
+    return out
+
+
+# a short tiny-preset pretraining: small batches, frequent logs and checkpoints, a 4-step VQ stage
+TINY_RUN = ["train.batch_size=8", "train.log_every=2", "train.ckpt_every=3", "train.keep_last=2",
+            "train.vq.steps=4", "train.vq.batch_size=8", "train.warmup_steps=2"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(mini_corpus, tmp_path_factory):
+    """(run folder, result) of 6 steps of tiny pretraining on the mini corpus, shared by the
+    pretraining, evaluation and task tests (one compilation instead of one per module)."""
+    from zidong.train.pretrain import run_pretrain
+    run = tmp_path_factory.mktemp("straight") / "run"
+    result = run_pretrain("tiny", TINY_RUN + ["train.max_steps=6"],
+                          str(mini_corpus / "train.jsonl"), run_dir=str(run))
+    return run, result
+
+
 @pytest.fixture
 def tiny():
     return load_config("tiny")

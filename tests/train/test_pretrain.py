@@ -9,16 +9,12 @@ from zidong.train.checkpoint import checkpoints, load_state
 from zidong.train.pretrain import run_pretrain
 from zidong.train.pretrain_net import OBJECTIVES
 
-COMMON = ["train.batch_size=8", "train.log_every=2", "train.ckpt_every=3", "train.keep_last=2",
-          "train.vq.steps=4", "train.vq.batch_size=8", "train.warmup_steps=2"]
+from tests.conftest import TINY_RUN as COMMON
 
 
 @pytest.fixture(scope="module")
-def straight(mini_corpus, tmp_path_factory):
-    run = tmp_path_factory.mktemp("straight") / "run"
-    result = run_pretrain("tiny", COMMON + ["train.max_steps=6"], str(mini_corpus / "train.jsonl"),
-                          run_dir=str(run))
-    return run, result
+def straight(tiny_run):
+    return tiny_run
 
 
 def test_the_run_has_everything_a_user_looks_for(straight):

@@ -1,6 +1,7 @@
 """Greedy, beam and sampling search over a fixed-length decoder.
 
-``step_fn(ids) -> logits`` takes ``ids`` (N, max_len) int32 (BOS first, unfilled positions PAD) and
+``step_fn(ids) -> logits`` takes ``ids`` (N, max_len) int32 (a start id first: ``bos`` is one for
+all rows or one per example; unfilled positions PAD) and
 returns (N, max_len, vocab) logits; position t's logits predict token t+1. Re-running the whole
 fixed-length sequence each step costs O(L^2) but keeps one static graph (compiled once, exportable).
 For beam search the caller tiles its memory ``beam_size`` times per example (``np.repeat``).
@@ -20,9 +21,14 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def _start(n: int, max_len: int, bos: int, pad: int) -> np.ndarray:
+def _starts(bos, n: int) -> np.ndarray:
+    """``bos`` is one start id for every row or one per row (e.g. each example's language token)."""
+    return np.broadcast_to(np.asarray(bos, np.int32), (n,)).copy()
+
+
+def _start(n: int, max_len: int, bos, pad: int) -> np.ndarray:
     ids = np.full((n, max_len), pad, np.int32)
-    ids[:, 0] = bos
+    ids[:, 0] = _starts(bos, n)
     return ids
 
 
@@ -31,7 +37,7 @@ def _cut(seq, eos: int | None) -> list[int]:
     return seq[:seq.index(eos)] if eos is not None and eos in seq else seq
 
 
-def greedy_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | None,
+def greedy_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int | None,
                   pad: int = 0) -> list[list[int]]:
     """Most likely token at every step; returns up to ``max_len`` tokens per row, EOS removed."""
     ids, out = _start(n, max_len, bos, pad), np.zeros((n, max_len), np.int64)
@@ -48,7 +54,7 @@ def greedy_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | No
     return [_cut(row, eos) for row in out]
 
 
-def sample_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | None,
+def sample_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int | None,
                   temperature: float = 1.0, top_k: int = 0, seed: int = 0,
                   pad: int = 0) -> list[list[int]]:
     """Sampling with temperature and top-k; the same seed gives the same tokens."""
@@ -70,12 +76,13 @@ def sample_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int | No
     return [_cut(row, eos) for row in out]
 
 
-def beam_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int, beam_size: int = 4,
+def beam_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int, beam_size: int = 4,
                 length_penalty: float = 1.0, pad: int = 0) -> list[list[int]]:
     """Beam search; ``step_fn`` sees n * beam_size rows (example-major). Finished hypotheses are
     ranked by log-probability / length ** length_penalty."""
     k = beam_size
-    ids = _start(n * k, max_len, bos, pad)
+    starts = _starts(bos, n)
+    ids = _start(n * k, max_len, np.repeat(starts, k), pad)
     scores = np.full((n, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step is not k-fold
     hyps = np.zeros((n, k, max_len), np.int64)
@@ -114,7 +121,7 @@ def beam_search(step_fn: StepFn, n: int, max_len: int, bos: int, eos: int, beam_
             break
         if t + 1 < max_len:
             ids = np.full((n, k, max_len), pad, np.int32)
-            ids[:, :, 0] = bos
+            ids[:, :, 0] = starts[:, None]
             ids[:, :, 1:t + 2] = hyps[:, :, :t + 1]
             ids = ids.reshape(n * k, max_len)
     results = []

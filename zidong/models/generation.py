@@ -17,16 +17,17 @@ def _decoder_step(decoder, memory: Tensor, mask: Tensor):
 
 
 def generate_text(model, memory: Tensor, mask: Tensor, method: str = "beam",
-                  beam_size: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
-    """Token ids (without BOS/EOS) per example from the text decoder."""
+                  beam_size: int = 4, length_penalty: float = 1.0, start=BOS_ID) -> list[list[int]]:
+    """Token ids (without start/EOS) per example from the text decoder; ``start`` is the first
+    input, one id or one per example (the language token: ``Tokenizer.start_id``)."""
     n, max_len = memory.shape[0], model.cfg.text.max_len
     if method == "greedy":
         return greedy_search(_decoder_step(model.text_decoder, memory, mask), n, max_len,
-                             BOS_ID, EOS_ID, PAD_ID)
+                             start, EOS_ID, PAD_ID)
     if method == "beam":
         mem = Tensor(np.repeat(memory.asnumpy(), beam_size, 0))
         msk = Tensor(np.repeat(mask.asnumpy(), beam_size, 0))
-        return beam_search(_decoder_step(model.text_decoder, mem, msk), n, max_len, BOS_ID,
+        return beam_search(_decoder_step(model.text_decoder, mem, msk), n, max_len, start,
                            EOS_ID, beam_size, length_penalty, PAD_ID)
     raise ValueError(f"method must be 'greedy' or 'beam', got {method!r}")
 

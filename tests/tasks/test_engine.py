@@ -1,0 +1,99 @@
+"""Every generation task runs from a pretraining run folder (tiny preset, a few steps: the outputs
+are not good, but their form, determinism and the conditioning are what is tested here)."""
+import json
+
+import numpy as np
+import pytest
+
+from zidong.data.manifest import read_manifest, resolve
+from zidong.tasks.engine import TaskEngine
+from zidong.tasks.generate import generate
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_run):
+    return TaskEngine(tiny_run[0], batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def batch(engine, mini_corpus):
+    b = next(iter(engine.batches(mini_corpus / "test.jsonl")))
+    assert b["presence"].min() == 1, "the first test samples have all three modalities"
+    return b
+
+
+def test_text_tasks_give_one_string_per_sample(engine, batch):
+    for task in ("caption", "asr", "vqa"):
+        out = engine.text(batch, task, beam_size=2)
+        assert len(out) == len(batch["index"]) and all(isinstance(s, str) for s in out)
+    assert engine.text(batch, "caption", beam_size=2) == engine.text(batch, "caption", beam_size=2)
+
+
+def test_caption_language_is_the_decoders_first_token(engine, batch, monkeypatch):
+    import zidong.tasks.engine as eng
+    seen = []
+    real = eng.generate_text
+    monkeypatch.setattr(eng, "generate_text",
+                        lambda *a, start=None, **k: seen.append(list(start)) or real(*a, start=start, **k))
+    engine.text(batch, "caption", lang="zh", beam_size=1, method="greedy")
+    assert set(seen[0]) == {engine.tokenizer.start_id("zh")} != {engine.tokenizer.start_id("en")}
+
+
+def test_images_are_seeded_pixels(engine, batch, tiny):
+    a = engine.images(batch, "t2i", temperature=1.0, seed=3)
+    size = tiny.model.vision.image_size
+    assert a.shape == (len(batch["index"]), size, size, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, engine.images(batch, "t2i", temperature=1.0, seed=3))
+    assert not np.array_equal(a, engine.images(batch, "t2i", temperature=1.0, seed=4))
+    assert engine.images(batch, "s2i", temperature=0).shape == a.shape
+
+
+def test_speech_tasks_give_waveforms(engine, batch):
+    for task in ("t2s", "i2s"):
+        waves = engine.speech(batch, task)
+        assert len(waves) == len(batch["index"])
+        assert all(w.dtype == np.float32 and w.ndim == 1 and len(w) > 0 for w in waves)
+
+
+def test_the_fusion_sees_only_the_conditioning_modalities(engine, batch):
+    """Captioning must not peek at the caption: changing the text changes nothing."""
+    other = dict(batch)
+    other["text_ids"] = np.roll(batch["text_ids"], 1, axis=0)
+    other["text_mask"] = np.roll(batch["text_mask"], 1, axis=0)
+    m1 = engine.memory(batch, ("image",))[0].asnumpy()
+    m2 = engine.memory(other, ("image",))[0].asnumpy()
+    np.testing.assert_array_equal(m1, m2)
+    assert not np.array_equal(m1, engine.memory(batch, ("text", "image"))[0].asnumpy())
+
+
+def test_a_task_without_its_modality_names_the_sample(engine, batch):
+    lacking = dict(batch)
+    lacking["presence"] = batch["presence"].copy()
+    lacking["presence"][1, 1] = 0
+    with pytest.raises(ValueError, match=f"sample index {int(batch['index'][1])} lacks"):
+        engine.memory(lacking, ("image",))
+
+
+def test_generate_writes_each_kind_of_output(tiny_run, mini_corpus, tmp_path):
+    s = next(x for x in read_manifest(mini_corpus / "test.jsonl")[0] if x.image and x.audio)
+    image, audio = resolve(mini_corpus / "test.jsonl", s.image), resolve(mini_corpus / "test.jsonl", s.audio)
+    run = tiny_run[0]
+    rec = generate("caption", run, tmp_path / "c", image=str(image), lang="zh", beam_size=2)
+    assert (tmp_path / "c" / "output.txt").read_text(encoding="utf-8").strip() == rec["text"]
+    rec = generate("t2i", run, tmp_path / "i", text="a big red star is above a small blue circle",
+                   seed=1)
+    from PIL import Image
+    png = Image.open(rec["output"])
+    assert png.size == (32, 32) and png.mode == "RGB"          # the tiny preset's image size
+    rec = generate("i2s", run, tmp_path / "s", image=str(image))
+    import soundfile as sf
+    wave, sr = sf.read(rec["output"])
+    assert sr == 16000 and len(wave) > 0 and np.abs(wave).max() <= 1.0
+    assert json.loads((tmp_path / "s" / "generate.json").read_text())["task"] == "i2s"
+    generate("asr", run, tmp_path / "a", audio=str(audio), lang=s.lang, beam_size=2)
+    with pytest.raises(ValueError, match="needs --image"):
+        generate("caption", run, tmp_path / "x", text="hello")
+    with pytest.raises(ValueError, match="does not use --audio"):
+        generate("t2i", run, tmp_path / "x", text="hello", audio=str(audio))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        generate("caption", run, tmp_path / "x", image=str(tmp_path / "missing.png"))

@@ -1,0 +1,97 @@
+"""``zidong generate``: one task on one input (a text, an image file and/or a WAV file), written to
+an output folder: ``output.txt`` for text tasks, ``image.png`` for t2i / s2i, ``speech.wav`` for
+t2s / i2s, plus ``generate.json`` saying what was asked and from which checkpoint."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from zidong.tasks.spec import CONDITION, OUTPUT
+
+# which argument carries each conditioning modality
+ARGUMENT = {"text": "text", "image": "image", "speech": "audio"}
+
+
+def save_png(path: Path, pixels: np.ndarray) -> Path:
+    from PIL import Image
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def save_wav(path: Path, wave: np.ndarray, sample_rate: int) -> Path:
+    import soundfile as sf
+    peak = float(np.abs(wave).max()) if wave.size else 0.0
+    # Griffin-Lim output is not bounded: normalise so the 16-bit file does not clip
+    sf.write(str(path), wave / peak * 0.9 if peak > 0 else wave, sample_rate, subtype="PCM_16")
+    return path
+
+
+def generate(task: str, ckpt, out, text: str | None = None, image: str | None = None,
+             audio: str | None = None, lang: str = "en", seed: int = 0,
+             temperature: float = 1.0, top_k: int = 0, beam_size: int = 4) -> dict:
+    if task not in CONDITION:
+        raise ValueError(f"unknown task {task!r}; available: {', '.join(CONDITION)}")
+    given = {"text": text, "image": image, "audio": audio}
+    needed = [ARGUMENT[m] for m in CONDITION[task]]
+    missing = [f"--{a}" for a in needed if not given[a]]
+    if missing:
+        raise ValueError(f"task {task} needs {' and '.join(missing)}")
+    extra = [f"--{a}" for a, v in given.items() if v and a not in needed]
+    if extra:
+        raise ValueError(f"task {task} does not use {' or '.join(extra)}")
+    for a in ("image", "audio"):
+        if given[a] and not Path(given[a]).is_file():
+            raise FileNotFoundError(f"--{a} {given[a]}: no such file")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    from zidong.tasks.engine import TaskEngine
+    engine = TaskEngine(ckpt, batch_size=1)
+    batch = engine.batch_of(text, image, audio, lang)
+    record = {"task": task, "checkpoint": str(ckpt), "step": engine.meta["step"],
+              "inputs": {k: v for k, v in given.items() if v}, "lang": lang}
+    kind = OUTPUT[task]
+    if kind == "text":
+        result = engine.text(batch, task, lang=lang if task == "caption" else None,
+                             beam_size=beam_size)[0]
+        (out / "output.txt").write_text(result + "\n", encoding="utf-8")
+        record.update(output=str(out / "output.txt"), text=result)
+    elif kind == "image":
+        pixels = engine.images(batch, task, temperature, top_k, seed)[0]
+        record.update(output=str(save_png(out / "image.png", pixels)), seed=seed,
+                      temperature=temperature, top_k=top_k)
+    else:
+        wave = engine.speech(batch, task)[0]
+        sr = engine.cfg.model.speech.sample_rate
+        record.update(output=str(save_wav(out / "speech.wav", wave, sr)),
+                      seconds=round(len(wave) / sr, 2))
+    (out / "generate.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
+    return record
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
+                       "t2s, i2s")
+    p.add_argument("--task", required=True, choices=sorted(CONDITION))
+    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
+    p.add_argument("--text", default=None, help="text prompt (t2i, t2s) or question (vqa)")
+    p.add_argument("--image", default=None, help="image file (caption, vqa, i2s)")
+    p.add_argument("--audio", default=None, help="WAV file (asr, s2i)")
+    p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
+    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (t2i, s2i)")
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args) -> int:
+    from zidong.config import ContextConfig
+    from zidong.runtime import init_env
+    init_env(ContextConfig())
+    record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
+                      args.lang, args.seed, args.temperature, args.top_k, args.beam)
+    print(json.dumps(record, indent=1, ensure_ascii=False))
+    return 0

@@ -1,0 +1,9 @@
+"""What each generation task conditions on and what it produces (no MindSpore import: the CLI
+parsers read it)."""
+MODALITIES = ("text", "image", "speech")
+# the modalities each task conditions on (the rest are absent from the fusion)
+CONDITION = {"caption": ("image",), "asr": ("speech",), "vqa": ("text", "image"),
+             "t2i": ("text",), "s2i": ("speech",), "t2s": ("text",), "i2s": ("image",)}
+OUTPUT = {"caption": "text", "asr": "text", "vqa": "text", "t2i": "image", "s2i": "image",
+          "t2s": "speech", "i2s": "speech"}
+TASKS = tuple(CONDITION)
