@@ -178,3 +178,21 @@ def test_same_seed_same_training_same_weights():
     assert losses_a == losses_b
     for pa, pb in zip(a.get_parameters(), b.get_parameters()):
         np.testing.assert_array_equal(pa.asnumpy(), pb.asnumpy())
+
+
+def test_speech_decoder_language_is_an_input_and_none_means_no_language():
+    model = fresh_model()
+    model.set_train(False)
+    batch = make_batch(model.cfg, PRESENCE, seed=5, text_len=6, frames=44)
+    memory, mmask = model(*batch)[:2]
+    lengths = ms.Tensor(np.full(4, 40, np.float32))
+    dec = model.speech_decoder
+    en = dec(memory, mmask, lengths, ms.Tensor(np.zeros(4, np.int32)))
+    zh = dec(memory, mmask, lengths, ms.Tensor(np.ones(4, np.int32)))
+    assert np.abs(en[0].asnumpy() - zh[0].asnumpy()).max() > 1e-4       # mel depends on it
+    assert np.abs(en[1].asnumpy() - zh[1].asnumpy()).max() > 0          # and so does the length
+    # a checkpoint from before the embedding loads it as zeros: exactly "no language"
+    dec.lang.set_data(ms.Tensor(np.zeros(dec.lang.shape, np.float32)))
+    none = dec(memory, mmask, lengths)
+    zero = dec(memory, mmask, lengths, ms.Tensor(np.zeros(4, np.int32)))
+    np.testing.assert_allclose(none[0].asnumpy(), zero[0].asnumpy(), atol=1e-6)

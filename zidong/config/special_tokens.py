@@ -11,3 +11,7 @@ MASK_ID = 4
 LANG_TOKENS = {"en": "<en>", "zh": "<zh>"}
 LANG_IDS = {"en": 5, "zh": 6}
 NUM_SPECIAL = 7
+
+# Language index of a sample (the batch's ``lang_id``): what the speech decoder is told to speak.
+LANG_INDEX = {"en": 0, "zh": 1}
+NUM_LANGS = 3  # en, zh and any other language

@@ -15,7 +15,7 @@ import numpy as np
 
 from zidong.audio import LOG_MEL_FLOOR, log_mel, normalize_log_mel
 from zidong.config.schema import Config
-from zidong.config.special_tokens import EOS_ID, PAD_ID
+from zidong.config.special_tokens import EOS_ID, LANG_INDEX, NUM_LANGS, PAD_ID
 from zidong.data.manifest import DataError
 from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
 from zidong.data.media import decode_audio, decode_image
@@ -27,7 +27,6 @@ RAW_COLUMNS = ["index", "line", "id", "text", "lang", "image", "audio", "has", "
 COLUMNS = ["text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
            "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
            "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index"]
-LANGS = {"en": 0, "zh": 1}  # anything else -> 2
 
 
 @dataclass
@@ -132,7 +131,8 @@ class SampleProcessor:
         row[14] = has.astype(np.float32)
         if self.masking:
             row[15] = hide_modalities(has, self.slots.get(index), mk.single_source_prob, rng)
-        row[16], row[17], row[18] = np.int32(label), np.int32(LANGS.get(lang, 2)), np.int32(index)
+        lang_id = LANG_INDEX.get(lang, NUM_LANGS - 1)
+        row[16], row[17], row[18] = np.int32(label), np.int32(lang_id), np.int32(index)
         return tuple(row)
 
     def _notes(self, notes):

@@ -21,6 +21,28 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+# Tensors added to the model after runs had been made, whose zero value reproduces exactly what
+# those runs computed; a checkpoint without them loads with them zeroed, and says so.
+ADDED_LATER = {"speech_decoder.lang": "the speech decoder's language embedding (no language "
+                                      "control: image -> speech speaks whatever the run learnt)"}
+
+
+def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:
+    """Zero the ADDED_LATER tensors among ``missing`` in ``cell``; returns what is still missing."""
+    import sys
+    import numpy as np
+    params = {p.name: p for p in cell.get_parameters()}
+    left = []
+    for name in missing:
+        key = next((k for k in ADDED_LATER if name == k or name.endswith("." + k)), None)
+        if key is None or name not in params:
+            left.append(name)
+            continue
+        params[name].set_data(ms.Tensor(np.zeros(params[name].shape, np.float32)))
+        print(f"{source}: predates {ADDED_LATER[key]}; {name} set to zero", file=sys.stderr)
+    return left
+
+
 def load_run(path: str | Path):
     """(model in inference mode, config, tokenizer, checkpoint meta)."""
     ckpt = resolve_checkpoint(path)
@@ -29,7 +51,28 @@ def load_run(path: str | Path):
     model = create_model(cfg.model)
     own = {k[len("model."):]: v for k, v in params.items() if k.startswith("model.")}
     missing, _ = ms.load_param_into_net(model, own, strict_load=True)
+    missing = zero_added_later(model, missing, ckpt)
     if missing:
         raise ValueError(f"{ckpt}: checkpoint lacks {len(missing)} model tensors, e.g. {missing[:3]}")
+    unexpected = sorted(set(own) - {p.name for p in model.get_parameters()})
+    if unexpected:
+        raise ValueError(f"{ckpt}: {len(unexpected)} tensors this model does not have, e.g. "
+                         f"{unexpected[:3]} (a different configuration?)")
     model.set_train(False)
     return model, cfg, Tokenizer(blobs["tokenizer"]), meta
+
+
+def load_matching(path: str | Path, dim: int):
+    """The pretraining's tri-modal matching head (fused CLS -> 5 classes, class 0 = they belong
+    together), for re-ranking retrieval candidates with the fusion as a cross-encoder."""
+    from zidong.objectives.matching import Matching
+    params, _, _ = load_state(resolve_checkpoint(path))
+    own = {k[len("matching."):]: v for k, v in params.items() if k.startswith("matching.")}
+    if not own:
+        raise ValueError(f"{path}: no matching.* tensors (was the matching objective off?)")
+    head = Matching(dim)
+    missing, _ = ms.load_param_into_net(head, own, strict_load=True)
+    if missing:
+        raise ValueError(f"{path}: matching head lacks {missing[:3]}")
+    head.set_train(False)
+    return head

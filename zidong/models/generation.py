@@ -42,12 +42,14 @@ def generate_image_codes(model, memory: Tensor, mask: Tensor, temperature: float
     return np.asarray(rows, np.int32)
 
 
-def generate_speech(model, memory: Tensor, mask: Tensor) -> list[np.ndarray]:
-    """Log-mel (frames, n_mels) per example, as long as the length predictor says."""
+def generate_speech(model, memory: Tensor, mask: Tensor, lang=None) -> list[np.ndarray]:
+    """Log-mel (frames, n_mels) per example, as long as the length predictor says; ``lang``
+    (B,) language indices (``LANG_INDEX``) or None for none."""
     max_frames = model.cfg.speech.max_frames
     dummy = Tensor(np.full((memory.shape[0],), max_frames, np.float32))
-    _, frac = model.speech_decoder(memory, mask, dummy)
+    lang = None if lang is None else Tensor(np.asarray(lang, np.int32))
+    _, frac = model.speech_decoder(memory, mask, dummy, lang)
     lengths = np.clip(np.rint(frac.asnumpy() * max_frames), 1, max_frames).astype(np.float32)
-    mel, _ = model.speech_decoder(memory, mask, Tensor(lengths))
+    mel, _ = model.speech_decoder(memory, mask, Tensor(lengths), lang)
     mel = mel.asnumpy()
     return [mel[i, :int(lengths[i])] for i in range(len(lengths))]

@@ -7,6 +7,7 @@ build; the tests check them against built Cells for the presets that fit on a CP
 from __future__ import annotations
 
 from zidong.config.schema import ModelConfig
+from zidong.config.special_tokens import NUM_LANGS
 from zidong.models.speech_decoder import REL_FEATURES
 
 
@@ -90,7 +91,7 @@ def speech_decoder(m: ModelConfig) -> int:
     queries = s.max_frames // t.reduction
     return (queries * t.hidden + linear(REL_FEATURES, t.hidden) + stack(t, cross=m.unified_dim)
             + linear(t.hidden, t.reduction * s.n_mels) + linear(m.unified_dim, t.hidden)
-            + linear(t.hidden, 1))
+            + linear(t.hidden, 1) + NUM_LANGS * t.hidden)
 
 
 COMPONENTS = {

@@ -9,6 +9,9 @@ Each of the ``max_frames / reduction`` decoder queries stands for ``reduction`` 
 A query carries its absolute position and its position *relative to the utterance length* (the
 true length while training, the predicted one at inference), so the decoder learns to spread the
 content over the right duration; cross-attention to the fused memory supplies the content.
+
+A language embedding (en / zh / other, added to every query and to the length predictor) says which
+language to speak: an image alone does not say it, so image -> speech needs it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ import math
 import numpy as np
 import mindspore as ms
 from mindspore import Tensor, nn, ops
+
+from zidong.config.special_tokens import NUM_LANGS
 
 from .layers import Linear, TransformerStack, dropout, embedding_table, key_bias
 
@@ -33,6 +38,7 @@ class SpeechDecoder(nn.Cell):
         self.stack = TransformerStack(cfg.hidden, cfg.layers, cfg.heads, cfg.ffn_dim,
                                       cross_dim=memory_dim, dropout_p=dropout_p)
         self.mel_out = Linear(cfg.hidden, cfg.reduction * n_mels)
+        self.lang = embedding_table(NUM_LANGS, cfg.hidden, "lang")
         self.len_hidden = Linear(memory_dim, cfg.hidden)
         self.len_out = Linear(cfg.hidden, 1)
         self.act = nn.GELU(approximate=False)
@@ -44,21 +50,30 @@ class SpeechDecoder(nn.Cell):
         self.no_bias = Tensor(0.0, ms.float32)
         self.concat = ops.Concat(axis=-1)
 
-    def predict_length(self, memory):
+    def _lang(self, lang, b):
+        # (B, hidden) language vectors; None: no language given (zeros, the behaviour before it)
+        if lang is None:
+            return ops.zeros((b, self.lang.shape[1]), self.lang.dtype)
+        return ops.gather(self.lang, lang.astype(ms.int32), 0)
+
+    def predict_length(self, memory, lang=None):
         """Fraction of ``max_frames`` the utterance should last, from the fused CLS: (B,)."""
-        return ops.sigmoid(self.len_out(self.act(self.len_hidden(memory[:, 0])))).reshape(-1)
+        h = self.len_hidden(memory[:, 0]) + self._lang(lang, memory.shape[0])
+        return ops.sigmoid(self.len_out(self.act(h))).reshape(-1)
 
     def frame_mask(self, lengths):
         """(B,) lengths in frames -> (B, max_frames) float 1/0."""
         return (self.frame_idx < lengths.reshape(-1, 1)).astype(ms.float32)
 
-    def construct(self, memory, memory_mask, lengths):
-        # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training)
+    def construct(self, memory, memory_mask, lengths, lang=None):
+        # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training);
+        # lang (B,) int language index (zidong.config.special_tokens.LANG_INDEX) or None
         b = memory.shape[0]
+        lang_vec = self._lang(lang, b)
         rel = self.centres / ops.maximum(lengths.reshape(-1, 1, 1), 1.0)  # (B, Q, 1)
         rel_feats = self.concat((rel, ops.sin(math.pi * rel), ops.cos(math.pi * rel),
                                  (rel > 1.0).astype(ms.float32)))
-        x = self.pos + self.rel_in(rel_feats)
+        x = self.pos + self.rel_in(rel_feats) + lang_vec.reshape(b, 1, -1)
         x = self.stack(self.drop(x), self.no_bias, memory, key_bias(memory_mask))
         mel = self.mel_out(x).reshape(b, self.max_frames, self.n_mels)
-        return mel, self.predict_length(memory)  # (B, max_frames, n_mels), (B,)
+        return mel, self.predict_length(memory, lang)  # (B, max_frames, n_mels), (B,)

@@ -20,6 +20,7 @@ import mindspore as ms
 from mindspore import Tensor
 
 from zidong.audio import denormalize_log_mel
+from zidong.config.special_tokens import LANG_INDEX
 from zidong.data.manifest import Sample, read_manifest, write_manifest
 from zidong.data.pipeline import DataPipeline
 from zidong.eval.load import load_run
@@ -27,7 +28,7 @@ from zidong.models.generation import generate_image_codes, generate_speech, gene
 from zidong.models.vocoder import create_vocoder
 from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT, TASKS
 
-LANG_NAMES = ("en", "zh")  # lang_id 0 / 1 in a batch (zidong.data.processor.LANGS)
+LANG_NAMES = tuple(LANG_INDEX)  # a batch's lang_id 0, 1, ... (the last index: other languages)
 BATCH_COLUMNS = ("text_ids", "text_mask", "image", "mel", "mel_mask")
 
 
@@ -113,10 +114,17 @@ class TaskEngine:
         x = np.clip(x * d.image_std + d.image_mean, 0.0, 1.0)
         return (x.transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
 
-    def speech(self, batch: dict, task: str) -> list[np.ndarray]:
-        """t2s / i2s: one waveform (float32 at the config's sample rate) per sample."""
+    def speech(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
+        """t2s / i2s: one waveform (float32 at the config's sample rate) per sample, spoken in
+        ``lang`` if given, else in each sample's language (English for a sample without one)."""
         memory, mask = self.memory(batch, CONDITION[task])
-        mels = generate_speech(self.model, memory, mask)[:len(batch["index"])]
+        if lang is not None and lang not in LANG_INDEX:
+            raise ValueError(f"no speech language {lang!r}; known: {', '.join(LANG_INDEX)}")
+        ids = np.array([LANG_INDEX[lang] if lang else
+                        (int(i) if int(i) < len(LANG_NAMES) else LANG_INDEX["en"])
+                        for i in batch["lang_id"]], np.int32)
+        mels = generate_speech(self.model, memory, mask,
+                               _pad_rows(ids, self.batch_size))[:len(batch["index"])]
         return [self.vocoder(denormalize_log_mel(m)) for m in mels]
 
     def run(self, batch: dict, task: str, **kw):

@@ -62,36 +62,9 @@ def generate(task: str, ckpt, out, text: str | None = None, image: str | None = 
         record.update(output=str(save_png(out / "image.png", pixels)), seed=seed,
                       temperature=temperature, top_k=top_k)
     else:
-        wave = engine.speech(batch, task)[0]
+        wave = engine.speech(batch, task, lang=lang if task == "i2s" else None)[0]
         sr = engine.cfg.model.speech.sample_rate
         record.update(output=str(save_wav(out / "speech.wav", wave, sr)),
                       seconds=round(len(wave) / sr, 2))
     (out / "generate.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
     return record
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
-                       "t2s, i2s")
-    p.add_argument("--task", required=True, choices=sorted(CONDITION))
-    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
-    p.add_argument("--text", default=None, help="text prompt (t2i, t2s) or question (vqa)")
-    p.add_argument("--image", default=None, help="image file (caption, vqa, i2s)")
-    p.add_argument("--audio", default=None, help="WAV file (asr, s2i)")
-    p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
-    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (t2i, s2i)")
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=cmd_generate)
-
-
-def cmd_generate(args) -> int:
-    from zidong.config import ContextConfig
-    from zidong.runtime import init_env
-    init_env(ContextConfig())
-    record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
-                      args.lang, args.seed, args.temperature, args.top_k, args.beam)
-    print(json.dumps(record, indent=1, ensure_ascii=False))
-    return 0

@@ -33,7 +33,7 @@ OWN_PARAMS = {"mlm": "mlm.", "mim": "mim.", "msm": "msm.", "text_gen": "model.te
               "contrastive": "contrastive.", "matching": "matching."}
 BATCH = ("text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
          "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
-         "mel_mlm_mask", "mel_len", "presence", "hidden")
+         "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id")
 
 
 class PretrainNet(nn.Cell):
@@ -84,7 +84,7 @@ class PretrainNet(nn.Cell):
 
     def construct(self, text_ids, text_mask, dec_in, dec_target, dec_mask, text_masked,
                   text_mlm_pos, text_mlm_weight, image, image_mlm_mask, mel, mel_mask,
-                  mel_mlm_mask, mel_len, presence, hidden, weights):
+                  mel_mlm_mask, mel_len, presence, hidden, lang_id, weights):
         # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
         # task sampling can switch objectives per step without another graph)
         model = self.model
@@ -134,7 +134,7 @@ class PretrainNet(nn.Cell):
         code_logits = model.image_decoder(self.image_gen.decoder_input(codes[si]), memory[si],
                                           memory_mask[si])
         image_gen = self.image_gen(code_logits, codes[si], hidden[si][:, 1])
-        pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss])
+        pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss], lang_id[ss])
         speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
                                      hidden[ss][:, 2])
 

@@ -220,13 +220,14 @@ class Trainer:
     def init_from(self, path) -> None:
         """Start from another run's weights (incremental training on new data): model and heads
         only; optimizer, step and data position start fresh."""
-        from zidong.eval.load import resolve_checkpoint
+        from zidong.eval.load import resolve_checkpoint, zero_added_later
         ckpt = resolve_checkpoint(path)
         params, _, _ = load_state(ckpt)
         weights = {k: v for k, v in params.items() if not k.startswith(("adam_", "global_step",
                                                                          "learning_rate"))}
         missing, _ = ms.load_param_into_net(self.net, weights, strict_load=False)
         missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}]
+        missing = zero_added_later(self.net, missing, ckpt)
         if missing:
             raise ValueError(f"{ckpt}: lacks {len(missing)} tensors of this model, e.g. {missing[:3]}")
         self.log(f"initialised from {ckpt}")
