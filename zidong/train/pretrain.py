@@ -27,6 +27,10 @@ def default_corpus(log=print) -> Path:
         build_corpus(out)
         train_on_manifest(out / "train.jsonl", 4000).save(out / "tokenizer.model")
         log(f"corpus built in {time.time() - t0:.0f} s")
+    elif not Tokenizer.load(out / "tokenizer.model").lang_ids:
+        # a cache from before the language start tokens: same texts, same (deterministic) training
+        log(f"retraining {out / 'tokenizer.model'} with the language start tokens")
+        train_on_manifest(out / "train.jsonl", 4000).save(out / "tokenizer.model")
     return out
 
 
