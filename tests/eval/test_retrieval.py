@@ -22,3 +22,20 @@ def test_directions_use_only_samples_with_both_modalities():
     m = retrieval_metrics(emb)
     assert m["retrieval.t2i.candidates"] == 6 and m["retrieval.t2i.R@1"] == 1.0
     assert m["retrieval.s2t.candidates"] == 3
+
+
+def test_text_plus_speech_queries_resolve_what_either_leaves_ambiguous():
+    e = np.eye(8)
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
+    image = e[:4]
+    # texts 0/1 point between images 0 and 1 (and 2/3 between 2 and 3): a tie each; the speech
+    # ties differently, so only the two together single out the right image
+    text = unit(np.stack([e[0] + e[1], e[0] + e[1], e[2] + e[3], e[2] + e[3]]))
+    speech = unit(np.stack([e[0] + e[2], e[1] + e[3], e[2] + e[1], e[3] + e[0]]))
+    presence = np.ones((5, 3), np.float32)
+    presence[4, 2] = 0                     # no speech: not a candidate of the combined query
+    emb = {"text": np.vstack([text, e[5:6]]), "image": np.vstack([image, e[6:7]]),
+           "speech": np.vstack([speech, e[7:8]]), "presence": presence}
+    m = retrieval_metrics(emb)
+    assert m["retrieval.ts2i.candidates"] == 4 and m["retrieval.ts2i.R@1"] == 1.0
+    assert m["retrieval.t2i.R@1"] < 1.0 and m["retrieval.s2i.R@1"] == 0.0

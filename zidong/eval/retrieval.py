@@ -58,4 +58,18 @@ def retrieval_metrics(emb: dict, candidates: int = 500) -> dict:
         for k, v in recall_at(emb[a][both], emb[b][both]).items():
             metrics[f"{key}.{k}"] = v
         metrics[f"{key}.candidates"] = len(both)
+    metrics.update(combined_metrics(emb, candidates))
     return metrics
+
+
+def combined_metrics(emb: dict, candidates: int = 500) -> dict:
+    """Text + speech -> image: the query is the normalised sum of the two embeddings (one point
+    between them in the unified space), over samples that have all three."""
+    all3 = np.flatnonzero(emb["presence"].min(1) > 0)[:candidates]
+    if len(all3) < 2:
+        return {}
+    q = emb["text"][all3] + emb["speech"][all3]
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    out = {f"retrieval.ts2i.{k}": v for k, v in recall_at(q, emb["image"][all3]).items()}
+    out["retrieval.ts2i.candidates"] = len(all3)
+    return out

@@ -119,7 +119,7 @@ def test_manifest_round_trip(tmp_path):
     for x in lines:
         # the media are the source's files, seen from the new manifest's folder
         assert x["image"] == f"../corpus/images/{x['meta']['source_id'][1:]}.png"
-        assert x["audio"].startswith("../corpus/audio/")
+        assert x["audio"] is None           # the caption's recording would give answers away
         assert x["meta"]["answer"] in ANSWERS[x["lang"]] and x["meta"]["scene"] == STAR_CIRCLE
         assert x["text"].endswith("?" if x["lang"] == "en" else "？")
     first = out.read_bytes()

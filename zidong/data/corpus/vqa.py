@@ -113,8 +113,9 @@ def _valid_scene(scene) -> bool:
 
 def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = None,
                       seed: int = 0, lang: Optional[str] = None) -> dict:
-    """One sample per question: the source's image and audio (paths re-rooted to the new
-    manifest's folder), ``text`` the question, ``meta`` {answer, kind, source_id, scene}.
+    """One sample per question: the source's image (path re-rooted to the new manifest's
+    folder), ``text`` the question (no audio: the source's recording says the caption, which
+    would give answers away to a model listening to it), ``meta`` {answer, kind, source_id, scene}.
 
     ``per_sample`` questions are drawn per source sample (None: all). ``lang`` None asks in each
     sample's own language. Samples without a usable scene or language are skipped and counted in
@@ -143,7 +144,7 @@ def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = Non
         if per_sample is not None and per_sample < len(qas):
             qas = [qas[i] for i in sorted(rng.choice(len(qas), per_sample, replace=False))]
         for k, qa in enumerate(qas):
-            out.append(Sample(f"{s.id}-q{k}", rebase(s.image), qa.question, q_lang, rebase(s.audio),
+            out.append(Sample(f"{s.id}-q{k}", rebase(s.image), qa.question, q_lang, None,
                               None, {"answer": qa.answer, "kind": qa.kind, "source_id": s.id,
                                      "scene": scene}))
             kinds[qa.kind] += 1

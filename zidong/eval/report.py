@@ -1,0 +1,61 @@
+"""``report.md`` of an evaluation: the metrics table, a PNG grid of generated images next to their
+prompts, the generated WAVs linked, and a few text outputs beside their references."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+NO_ZH_SCORER = ("Chinese speech output has no independent scorer here: PocketSphinx ships an "
+                "English model only, so t2s / i2s WER covers English samples alone.")
+
+
+def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    recs = records[:limit]
+    rows = (len(recs) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, recs):
+        ax.imshow(r["pixels"])
+        ax.set_title(_wrap(r.get("prompt") or r["id"]), fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    # long words are cut too, which is what Chinese (no spaces) needs
+    return textwrap.fill(text, width)
+
+
+def write_report(out: Path, title: str, metrics: dict, records: dict) -> Path:
+    out = Path(out)
+    lines = [f"# {title}", "", "| metric | value |", "| --- | ---: |"]
+    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+              for k, v in metrics.items()]
+    for task in ("t2i", "s2i"):
+        if records.get(task):
+            grid = image_grid(records[task], out / f"{task}_grid.png")
+            lines += ["", f"## {task}: generated images and their prompts", "",
+                      f"![{task}]({grid.name})"]
+    for task in ("t2s", "i2s"):
+        if records.get(task):
+            lines += ["", f"## {task}: generated speech", "", NO_ZH_SCORER, ""]
+            for r in records[task][:10]:
+                heard = f" — heard: “{r['heard']}”" if "heard" in r else ""
+                lines.append(f"- [{r['id']}]({Path(r['output']).relative_to(out)}) "
+                             f"({r['lang']}) “{r['ref']}”{heard}")
+    for task in ("caption", "asr", "vqa"):
+        if records.get(task):
+            lines += ["", f"## {task}: outputs and references", "", "| id | output | reference |",
+                      "| --- | --- | --- |"]
+            lines += [f"| {r['id']} | {r['output']} | {r['ref']} |" for r in records[task][:10]]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
