@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -54,8 +56,36 @@ def run_variant(name, minutes, vq_minutes, vq_ckpt, out_root, log) -> dict:
             "loss_fall": loss_fall(Path(main["run_dir"]) / "metrics.jsonl")}
 
 
+def variant_main(argv=None) -> int:
+    """Child-process entry: one variant, its record written to ``<out_root>/<name>/variant.json``.
+    Each variant gets a process of its own because MindSpore keeps a compiled model's memory until
+    the process ends: two 30-minute variants in one process exhausted the 24 GiB of this machine."""
+    args = json.loads(argv if argv is not None else sys.argv[1])
+    from zidong.config import load_config
+    from zidong.runtime import init_env
+    init_env(load_config("small").context)
+    out_root = Path(args["out_root"])
+    rec = run_variant(args["name"], args["minutes"], args["vq_minutes"], args["vq_ckpt"], out_root,
+                      print)
+    rec["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    (out_root / args["name"] / "variant.json").write_text(json.dumps(rec, indent=1))
+    return 0
+
+
+def _run_child(name, minutes, vq_minutes, vq_ckpt, out_root: Path) -> dict:
+    arg = json.dumps({"name": name, "minutes": minutes, "vq_minutes": vq_minutes,
+                      "vq_ckpt": str(vq_ckpt), "out_root": str(out_root)})
+    code = "import sys; from zidong.train.bench import variant_main; sys.exit(variant_main())"
+    done = subprocess.run([sys.executable, "-c", code, arg])
+    if done.returncode != 0:
+        raise RuntimeError(f"variant {name} failed (exit {done.returncode}); its log is above")
+    return json.loads((out_root / name / "variant.json").read_text())
+
+
 def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
-                   doc: Path, log=print) -> list[dict]:
+                   doc: Path, log=print, reuse: bool = False) -> list[dict]:
+    """``reuse``: keep the VQ stage and the variants already recorded in ``out_root/bench.json``
+    (same budget) and run only the missing ones."""
     from zidong.config import load_config
     from zidong.data.tokenizer import tokenizer_for
     from zidong.runtime import init_env
@@ -63,14 +93,27 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
     t0 = time.time()
     corpus = default_corpus(log)
     corpus_s = time.time() - t0
-    cfg = load_config("small", [f"train.vq.max_minutes={vq_minutes}"])
-    init_env(cfg.context)
-    tok = tokenizer_for(corpus / "train.jsonl", cfg.model.text.vocab_size)
-    vq = train_vq(cfg, out_root / "vq", corpus / "train.jsonl", tok, log)
-    results = []
+    record = out_root / "bench.json"
+    prior = json.loads(record.read_text()) if reuse and record.is_file() else {}
+    if prior.get("minutes", minutes) != minutes:
+        raise ValueError(f"{record} was measured with --minutes {prior['minutes']}, not {minutes}")
+    runs = {r["variant"]: r for r in prior.get("runs", [])}
+    if prior.get("vq"):
+        vq = prior["vq"]
+        log(f"reusing the VQ stage of {record}")
+    else:
+        cfg = load_config("small", [f"train.vq.max_minutes={vq_minutes}"])
+        init_env(cfg.context)
+        tok = tokenizer_for(corpus / "train.jsonl", cfg.model.text.vocab_size)
+        vq = train_vq(cfg, out_root / "vq", corpus / "train.jsonl", tok, log)
     for name in variants:
-        results.append(run_variant(name, minutes, vq_minutes, vq["checkpoint"], out_root, log))
-        (out_root / "bench.json").write_text(json.dumps({"vq": vq, "runs": results}, indent=1))
+        if name in runs:
+            log(f"reusing variant {name} of {record}")
+            continue
+        runs[name] = _run_child(name, minutes, vq_minutes, vq["checkpoint"], out_root)
+        record.write_text(json.dumps({"minutes": minutes, "vq": vq, "runs": list(runs.values())},
+                                     indent=1))
+    results = [runs[n] for n in variants]
     write_results(doc, minutes, vq, corpus_s, results)
     return results
 
@@ -112,10 +155,15 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
         lines += [f"## Variant `{name}`", "",
                   f"{r['main']['steps']} steps in {r['main']['train_seconds']:.0f} s of training "
                   f"(compile {r['main']['compile_seconds']:.0f} s), "
-                  f"{r['main']['skipped_steps']} skipped. Overrides: `{' '.join(r['overrides'])}`.", "",
+                  f"{r['main']['skipped_steps']} skipped. Overrides: `{' '.join(r['overrides'])}`."
+                  + (f" Finished {r['finished']}." if r.get("finished") else ""), "",
                   "| objective | first-100-step mean | last-100-step mean | fall | min grad norm |",
                   "| --- | ---: | ---: | ---: | ---: |"]
+        off = {o for o in r["loss_fall"] if f"train.objectives.{o}=0" in r["overrides"]}
         for o, f in r["loss_fall"].items():
+            if o in off:  # computed for the record, weight 0: nothing trains it
+                lines.append(f"| {o} | off | off | — | — |")
+                continue
             g = r["main"]["min_grad_norm"][o]
             lines.append(f"| {o} | {f['first']:.3f} | {f['last']:.3f} | {_pct(f['fall'])} | {g:.3g} |")
         lines += ["", f"![curves {name}](figures/curves_{name}.png)", ""]
