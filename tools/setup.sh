@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # espeak-ng / flite: TTS voices for the built-in corpus; sox: audio checks and conversion;
-# tuxpaint-stamps-default: real-photo cut-outs with EN/ZH descriptions; dataset-fashion-mnist.
-APT_PACKAGES=(espeak-ng flite sox python3-venv tuxpaint-stamps-default dataset-fashion-mnist)
+# tuxpaint-stamps-default: real-photo cut-outs with EN/ZH descriptions; dataset-fashion-mnist;
+# fonts-droid-fallback: Chinese prompts in the evaluation report's image grid.
+APT_PACKAGES=(espeak-ng flite sox python3-venv tuxpaint-stamps-default dataset-fashion-mnist
+              fonts-droid-fallback)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -96,6 +96,16 @@ def cmd_data_tokenizer(args) -> int:
     return 0
 
 
+def cmd_data_vqa(args) -> int:
+    import json
+
+    from zidong.data.corpus.vqa import make_vqa_manifest
+    lang = None if args.lang == "each" else args.lang
+    print(json.dumps(make_vqa_manifest(args.data, args.out, args.per_sample, args.seed, lang),
+                     indent=1, ensure_ascii=False))
+    return 0
+
+
 def cmd_data_bench(args) -> int:
     import json
 
@@ -132,7 +142,9 @@ def cmd_eval(args) -> int:
     from zidong.runtime import init_env
     init_env(ContextConfig())  # evaluation runs on this machine's CPU, graph mode
     metrics = run_eval(args.ckpt, args.data, args.tasks.split(","), Path(args.out),
-                       candidates=args.candidates)
+                       candidates=args.candidates, limit=args.limit,
+                       image_scorer=args.image_scorer, speech_scorer=args.speech_scorer,
+                       seed=args.seed, beam_size=args.beam, rerank=args.rerank)
     print(json.dumps(metrics, indent=1))
     return 0
 
@@ -142,7 +154,7 @@ def cmd_bench_pretrain(args) -> int:
 
     from zidong.train.bench import bench_pretrain
     results = bench_pretrain(args.minutes, args.vq_minutes, args.variants.split(","),
-                             Path(args.runs), Path(args.doc))
+                             Path(args.runs), Path(args.doc), reuse=args.reuse)
     print(f"wrote {args.doc} ({len(results)} variant(s))")
     return 0
 
@@ -171,6 +183,8 @@ def _add_run_parsers(sub) -> None:
     p.add_argument("--variants", default="full,no_sample_level,no_token_level")
     p.add_argument("--runs", default="runs/bench")
     p.add_argument("--doc", default="docs/results.md")
+    p.add_argument("--reuse", action="store_true", help="keep the VQ stage and the variants "
+                   "already measured in RUNS/bench.json; run only the missing ones")
     p.set_defaults(func=cmd_bench_pretrain)
     p = sub.add_parser("pretrain", help="three-level self-supervised pretraining (no arguments: "
                        "built-in corpus, VQ stage, small preset on CPU)")
@@ -187,9 +201,20 @@ def _add_run_parsers(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run on a manifest")
     p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
     p.add_argument("--data", required=True)
-    p.add_argument("--tasks", default="retrieval")
+    p.add_argument("--tasks", default="retrieval",
+                   help="comma-separated: retrieval, caption, asr, vqa, t2i, s2i, t2s, i2s")
     p.add_argument("--out", required=True)
     p.add_argument("--candidates", type=int, default=500)
+    p.add_argument("--limit", type=int, default=None,
+                   help="at most this many samples per generation task")
+    p.add_argument("--image-scorer", default=None, help="a scorer from `zidong scorer train` "
+                   "(t2i / s2i attribute accuracy)")
+    p.add_argument("--speech-scorer", action="store_true",
+                   help="score English generated speech with PocketSphinx (t2s / i2s WER)")
+    p.add_argument("--seed", type=int, default=0, help="image sampling seed")
+    p.add_argument("--beam", type=int, default=4, help="beam size of the text tasks")
+    p.add_argument("--rerank", type=int, default=0, metavar="K", help="re-rank each retrieval "
+                   "query's top K with the fusion's matching head (cross-encoder); 0: off")
     p.set_defaults(func=cmd_eval)
 
 
@@ -231,6 +256,14 @@ def _add_data_parsers(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--vocab-size", type=int, default=4000)
     p.set_defaults(func=cmd_data_tokenizer)
+    p = data.add_parser("vqa", help="visual questions with one-word answers from the scene "
+                        "graphs of a corpus manifest (EN/ZH)")
+    p.add_argument("--data", required=True, help="a manifest whose samples have meta.scene")
+    p.add_argument("--out", required=True, help="the VQA manifest to write")
+    p.add_argument("--per-sample", type=int, default=None, help="questions per image (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lang", default="each", help="en, zh, or each (the sample's own language)")
+    p.set_defaults(func=cmd_data_vqa)
     p = data.add_parser("bench", help="pipeline vs model throughput (samples/s)")
     p.add_argument("--data", required=True, help="manifest or packed MindRecord")
     p.add_argument("--tokenizer", default=None)
@@ -249,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     _add_data_parsers(sub)
     _add_run_parsers(sub)
+    from zidong.tasks.cli import add_task_parsers
+    add_task_parsers(sub)
     return parser
 
 

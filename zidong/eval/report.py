@@ -9,10 +9,22 @@ NO_ZH_SCORER = ("Chinese speech output has no independent scorer here: PocketSph
                 "English model only, so t2s / i2s WER covers English samples alone.")
 
 
+def _cjk_font():
+    """A font with Chinese glyphs if the machine has one (Droid Sans Fallback comes with
+    fonts-droid-fallback), else None: Chinese prompts then show as the sample id."""
+    from matplotlib import font_manager
+    for f in font_manager.fontManager.ttflist:
+        if "Droid Sans Fallback" in f.name or "Noto Sans CJK" in f.name or "WenQuanYi" in f.name:
+            return font_manager.FontProperties(fname=f.fname)
+    return None
+
+
 def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from zidong.eval.text_metrics import has_cjk
+    cjk = _cjk_font()
     recs = records[:limit]
     rows = (len(recs) + columns - 1) // columns
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.4 * rows), squeeze=False)
@@ -20,7 +32,14 @@ def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> 
         ax.axis("off")
     for ax, r in zip(axes.flat, recs):
         ax.imshow(r["pixels"])
-        ax.set_title(_wrap(r.get("prompt") or r["id"]), fontsize=7)
+        title = r.get("prompt") or r["id"]
+        if has_cjk(title):
+            if cjk is None:
+                ax.set_title(f"{r['id']} (Chinese prompt)", fontsize=7)
+            else:
+                ax.set_title(_wrap(title, 20), fontsize=7, fontproperties=cjk)
+        else:
+            ax.set_title(_wrap(title), fontsize=7)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=100)

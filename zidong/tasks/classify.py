@@ -79,6 +79,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     from zidong.data.tokenizer import Tokenizer, tokenizer_for
     from zidong.train.checkpoint import save_state
     from zidong.train.schedule import WarmupCosine
+    from zidong.train.step import make_train_step
 
     unknown = [m for m in modalities if m not in MODALITIES]
     if unknown or not modalities:
@@ -115,13 +116,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     params = [p for p in net.trainable_params() if p.name.startswith(TRAINED)]
     schedule = WarmupCosine(lr, max(steps // 10, 1), steps)
     opt = nn.AdamWeightDecay(params, learning_rate=schedule, weight_decay=0.01)
-    grad_fn = ms.value_and_grad(net, None, opt.parameters)
-
-    @ms.jit
-    def train_step(*batch):
-        loss, grads = grad_fn(*batch)
-        opt(grads)
-        return loss
+    train_step = make_train_step(net, opt, clip_norm=1.0)
 
     @ms.jit
     def predict(*batch):

@@ -132,7 +132,8 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              f"Command: `zidong bench-pretrain --minutes {minutes:g} --vq-minutes "
              f"{vq['train_seconds'] / 60:.0f} --variants {','.join(r['variant'] for r in results)}`",
              "", "## Budget", "",
-             f"- corpus build: {corpus_s:.0f} s if it was not cached (5,000 training scenes);",
+             (f"- corpus build: {corpus_s:.0f} s (it was not cached);" if corpus_s > 5 else
+              "- corpus build: cached already (a fresh build takes about 2 minutes, docs/data.md);"),
              f"- stage 0, VQ tokenizer: {vq['steps']} steps, {vq['train_seconds']:.0f} s of "
              f"training (+ {vq['compile_seconds']:.0f} s compile), recon+commit loss "
              f"{vq['first_loss']:.3f} -> {vq['final_loss']:.3f}; shared by every variant;",

@@ -1,0 +1,67 @@
+"""The task subcommands: ``zidong generate`` (one task on one input) and ``zidong finetune``."""
+from __future__ import annotations
+
+import json
+
+from zidong.tasks.spec import CONDITION
+
+
+def _init_cpu() -> None:
+    from zidong.config import ContextConfig
+    from zidong.runtime import init_env
+    init_env(ContextConfig())
+
+
+def cmd_generate(args) -> int:
+    from zidong.tasks.generate import generate
+    _init_cpu()
+    record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
+                      args.lang, args.seed, args.temperature, args.top_k, args.beam)
+    print(json.dumps(record, indent=1, ensure_ascii=False))
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    from zidong.tasks.classify import finetune_classify
+    _init_cpu()
+    finetune_classify(args.data, args.run_dir, args.label_fraction, args.init_from, args.config,
+                      args.overrides, args.eval_data, tuple(args.modalities.split(",")),
+                      args.steps, args.minutes, args.batch_size, args.lr, args.seed)
+    return 0
+
+
+def add_task_parsers(sub) -> None:
+    p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
+                       "t2s, i2s")
+    p.add_argument("--task", required=True, choices=sorted(CONDITION))
+    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
+    p.add_argument("--text", default=None, help="text prompt (t2i, t2s) or question (vqa)")
+    p.add_argument("--image", default=None, help="image file (caption, vqa, i2s)")
+    p.add_argument("--audio", default=None, help="WAV file (asr, s2i)")
+    p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
+    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (t2i, s2i)")
+    p.add_argument("--top-k", type=int, default=0)
+    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("finetune", help="task fine-tuning: classification with a fraction of "
+                       "the labels, from a pretrained run or from scratch")
+    p.add_argument("--task", required=True, choices=["classify"])
+    p.add_argument("--data", required=True, help="manifest with 'label' fields")
+    p.add_argument("--label-fraction", type=float, default=1.0)
+    p.add_argument("--init-from", default=None, metavar="RUN", help="a pretraining run "
+                   "(default: the same architecture from scratch, see --config)")
+    p.add_argument("--config", default="small", help="architecture when training from scratch")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--eval-data", default=None, help="manifest to report cls.acc on")
+    p.add_argument("--modalities", default="text,image,speech",
+                   help="what the classifier may see, e.g. image")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget (0: none)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", required=True)
+    p.set_defaults(func=cmd_finetune)
