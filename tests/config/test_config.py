@@ -93,3 +93,10 @@ def test_file_errors_name_the_file(tmp_path):
         load_config("nosuchpreset")
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         load_config("tiny", ["model.fusion.layers"])
+
+
+def test_an_enabled_token_objective_needs_something_masked():
+    with pytest.raises(ConfigError, match=r"data.masking.text_count: is 0, so train.objectives.mlm"):
+        load_config("tiny", ["data.masking.text_count=0"])
+    cfg = load_config("tiny", ["data.masking.text_count=0", "train.objectives.mlm=0"])
+    assert cfg.data.masking.text_count == 0

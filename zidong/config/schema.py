@@ -381,6 +381,12 @@ class Config:
         self.data.check("data", self.model)
         self.train.check()
         mk = self.data.masking
+        ob = self.train.objectives
+        for name, weight, count in (("mlm", ob.mlm, "text_count"), ("mim", ob.mim, "image_count"),
+                                    ("msm", ob.msm, "speech_spans")):
+            _require(weight == 0 or getattr(mk, count) > 0, f"data.masking.{count}",
+                     f"is 0, so train.objectives.{name} (weight {weight}) has nothing to predict; "
+                     f"set the weight to 0 or mask something")
         used = 3 * mk.hide_per_batch + mk.match_negatives
         _require(used <= self.train.batch_size, "data.masking.hide_per_batch",
                  f"3 x hide_per_batch + match_negatives = {used} exceeds train.batch_size "

@@ -22,11 +22,31 @@ def cmd_generate(args) -> int:
 
 
 def cmd_finetune(args) -> int:
+    if args.task == "generation":
+        return _finetune_generation(args)
     from zidong.tasks.classify import finetune_classify
+    if not args.data:
+        import sys
+        print("zidong: --task classify needs --data MANIFEST (with 'label' fields)", file=sys.stderr)
+        return 2
     _init_cpu()
     finetune_classify(args.data, args.run_dir, args.label_fraction, args.init_from, args.config,
                       args.overrides, args.eval_data, tuple(args.modalities.split(",")),
                       args.steps, args.minutes, args.batch_size, args.lr, args.seed)
+    return 0
+
+
+def _finetune_generation(args) -> int:
+    import sys
+
+    from zidong.tasks.finetune_generation import finetune_generation
+    if not args.init_from:
+        print("zidong: --task generation continues a pretraining run: pass --init-from RUN",
+              file=sys.stderr)
+        return 2
+    result = finetune_generation(args.init_from, args.data, args.run_dir, args.steps,
+                                 args.minutes, args.lr, args.overrides)
+    print(f"run: {result['run_dir']}\ncheckpoint: {result['main']['checkpoint']}")
     return 0
 
 
@@ -47,9 +67,11 @@ def add_task_parsers(sub) -> None:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("finetune", help="task fine-tuning: classification with a fraction of "
-                       "the labels, from a pretrained run or from scratch")
-    p.add_argument("--task", required=True, choices=["classify"])
-    p.add_argument("--data", required=True, help="manifest with 'label' fields")
+                       "the labels, from a pretrained run or from scratch; or the generation "
+                       "tasks (caption, asr, t2i, s2i, t2s, i2s) continued from a run")
+    p.add_argument("--task", required=True, choices=["classify", "generation"])
+    p.add_argument("--data", default=None, help="manifest (classify: with 'label' fields; "
+                   "generation: default the run's own training data)")
     p.add_argument("--label-fraction", type=float, default=1.0)
     p.add_argument("--init-from", default=None, metavar="RUN", help="a pretraining run "
                    "(default: the same architecture from scratch, see --config)")

@@ -34,6 +34,31 @@ def default_corpus(log=print) -> Path:
     return out
 
 
+def _from_run(init_from, overrides, vq_ckpt, log):
+    """Config, tokenizer and VQ tokenizer of the run ``init_from`` continues: its weights only
+    make sense with its architecture, its token ids and its image codes. ``overrides`` may change
+    anything else (objectives, schedule, data settings)."""
+    from zidong.config import config_from_dict
+    from zidong.config.loader import apply_overrides
+    from zidong.eval.load import resolve_checkpoint
+    from zidong.train.checkpoint import load_state
+    ckpt = resolve_checkpoint(init_from)
+    _, meta, blobs = load_state(ckpt)
+    cfg = config_from_dict(apply_overrides(meta["config"], overrides), f"{ckpt} (embedded config)")
+    tokenizer = Tokenizer(blobs["tokenizer"])
+    if not vq_ckpt:
+        info = ckpt.parent / "run.json"
+        if not info.is_file():
+            raise FileNotFoundError(f"{info}: missing, so the VQ tokenizer of {ckpt} is unknown; "
+                                    f"pass --vq-ckpt")
+        vq_ckpt = json.loads(info.read_text())["vq_checkpoint"]
+        if not Path(vq_ckpt).is_file():   # runs from before run.json held absolute paths
+            raise FileNotFoundError(f"{info}: its VQ tokenizer {vq_ckpt} is not found from "
+                                    f"{Path.cwd()}; pass --vq-ckpt")
+    log(f"continuing {ckpt}: its config ({cfg.name}), tokenizer and VQ tokenizer ({vq_ckpt})")
+    return cfg, tokenizer, vq_ckpt
+
+
 def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
                  stage: str = "all", run_dir: str | None = None, resume: str | None = None,
                  vq_ckpt: str | None = None, init_from: str | None = None,
@@ -60,6 +85,9 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
         run = Path(resume)
         info = json.loads((run / "run.json").read_text())
         data, vq_ckpt = info["data"], info["vq_checkpoint"]
+    elif init_from:
+        cfg, tokenizer, vq_ckpt = _from_run(init_from, overrides, vq_ckpt, log)
+        run = Path(run_dir or REPO / "runs" / f"continue-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     else:
         cfg = load_config(config, overrides)
         run = Path(run_dir or REPO / "runs" / f"pretrain-{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -73,6 +101,9 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
     if resume or not dist.is_main:
         barrier(dist)  # rank 0 writes the run's tokenizer first
         tokenizer = Tokenizer.load(run / "tokenizer.model")
+    elif init_from:
+        tokenizer.save(run / "tokenizer.model")
+        barrier(dist)
     else:
         tokenizer = tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
         tokenizer.save(run / "tokenizer.model")
@@ -88,7 +119,8 @@ def run_pretrain(config: str = "small", overrides=(), data: str | None = None,
     if not Path(vq_ckpt).is_file():
         raise FileNotFoundError(f"{vq_ckpt}: no VQ tokenizer checkpoint; run --stage vq first")
     if dist.is_main and not resume:
-        (run / "run.json").write_text(json.dumps({"data": str(data), "vq_checkpoint": str(vq_ckpt),
+        (run / "run.json").write_text(json.dumps({"data": str(Path(data).resolve()),
+                                                  "vq_checkpoint": str(Path(vq_ckpt).resolve()),
                                                   "config": cfg.name, "ranks": dist.world},
                                                  indent=1))
     trainer = Trainer(cfg, run, data, tokenizer, vq_ckpt, log, dist)

@@ -56,6 +56,12 @@ class PretrainNet(nn.Cell):
         self.lt, self.lv = 1 + m.text.max_len, 1 + m.vision_patches
         self.ls = 1 + m.speech_tokens
         self.frames_per_token = 4
+        # an objective with weight 0 in the config is left out of the graph (not computed and
+        # multiplied by 0): ablations and fine-tunes pay only for what they train
+        on = {o: getattr(cfg.train.objectives, o) > 0 for o in OBJECTIVES}
+        self.on_mlm, self.on_mim, self.on_msm = on["mlm"], on["mim"], on["msm"]
+        self.on_text, self.on_image, self.on_speech = on["text_gen"], on["image_gen"], on["speech_gen"]
+        self.on_contrastive, self.on_matching = on["contrastive"], on["matching"]
 
     # ---- hard negatives -------------------------------------------------------------------------
     def _swap_sources(self, embeds, presence):
@@ -100,7 +106,9 @@ class PretrainNet(nn.Cell):
             t_emb = model.text_encoder(text_ids, text_mask)[2]
             i_emb = model.vision_encoder(image)[2]
             s_emb = model.speech_encoder(mel, mel_mask)[2]
-        contrastive = self.contrastive((t_emb, i_emb, s_emb), presence)
+        zero = ops.zeros((), ms.float32)
+        contrastive = self.contrastive((t_emb, i_emb, s_emb), presence) if self.on_contrastive \
+            else zero
 
         # matching negatives swap one modality; everything else of the sample stays
         (src_t, src_i, src_s), swapped = self._swap_sources((t_emb, i_emb, s_emb), presence)
@@ -116,27 +124,39 @@ class PretrainNet(nn.Cell):
         which = ops.argmax(swapped, dim=1).astype(ms.int32)
         odd = ops.where(n_present >= 3, which + 1, ops.full_like(which, 4))
         labels = ops.where(positive > 0, ops.zeros_like(which), odd)
-        matching = self.matching(memory[:, 0], labels, (n_present >= 2).astype(ms.float32))
+        matching = self.matching(memory[:, 0], labels, (n_present >= 2).astype(ms.float32)) \
+            if self.on_matching else zero
 
         # token level, on real positives and on modalities the fusion saw
         a, b_, c = 2, 1 + self.lt + 1, 1 + self.lt + self.lv + 1
         seen = fused_presence * positive.reshape(-1, 1)
-        mlm = self.mlm(memory[:, a:a + self.lt - 1], text_mlm_pos, text_ids,
-                       text_mlm_weight * seen[:, 0:1])
-        mim = self.mim(memory[:, b_:b_ + self.lv - 1], codes, image_mlm_mask * seen[:, 1:2])
-        msm = self.msm(memory[:, c:c + self.ls - 1], mel, mel_mlm_mask * mel_mask * seen[:, 2:3])
+        mlm, mim, msm = zero, zero, zero
+        if self.on_mlm:
+            mlm = self.mlm(memory[:, a:a + self.lt - 1], text_mlm_pos, text_ids,
+                           text_mlm_weight * seen[:, 0:1])
+        if self.on_mim:
+            mim = self.mim(memory[:, b_:b_ + self.lv - 1], codes, image_mlm_mask * seen[:, 1:2])
+        if self.on_msm:
+            msm = self.msm(memory[:, c:c + self.ls - 1], mel,
+                           mel_mlm_mask * mel_mask * seen[:, 2:3])
 
         # modality level: each decoder on its slice of the batch
         h = self.h
         st, si, ss = slice(0, h), slice(h, 2 * h), slice(2 * h, 3 * h)
-        text_logits = model.text_decoder(dec_in[st], memory[st], memory_mask[st])
-        text_gen = self.text_gen(text_logits, dec_target[st], dec_mask[st] * hidden[st][:, 0:1])
-        code_logits = model.image_decoder(self.image_gen.decoder_input(codes[si]), memory[si],
-                                          memory_mask[si])
-        image_gen = self.image_gen(code_logits, codes[si], hidden[si][:, 1])
-        pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss], lang_id[ss])
-        speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
-                                     hidden[ss][:, 2])
+        text_gen, image_gen, speech_gen = zero, zero, zero
+        if self.on_text:
+            text_logits = model.text_decoder(dec_in[st], memory[st], memory_mask[st])
+            text_gen = self.text_gen(text_logits, dec_target[st],
+                                     dec_mask[st] * hidden[st][:, 0:1])
+        if self.on_image:
+            code_logits = model.image_decoder(self.image_gen.decoder_input(codes[si]), memory[si],
+                                              memory_mask[si])
+            image_gen = self.image_gen(code_logits, codes[si], hidden[si][:, 1])
+        if self.on_speech:
+            pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss],
+                                              lang_id[ss])
+            speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
+                                         hidden[ss][:, 2])
 
         losses = (mlm, mim, msm, text_gen, image_gen, speech_gen, contrastive, matching)
         total = (ops.stack(losses) * weights).sum()

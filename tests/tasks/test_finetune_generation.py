@@ -1,0 +1,55 @@
+"""Generation fine-tuning: the batches it trains on are the tasks' conditions (one clean source
+per generated modality), and it continues a run with that run's config, tokenizer and VQ."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY_RUN
+from zidong.config import load_config
+from zidong.data.pipeline import DataPipeline
+from zidong.data.tokenizer import tokenizer_for
+from zidong.tasks.finetune_generation import finetune_generation, generation_overrides
+
+
+def test_every_slot_sample_generates_from_exactly_one_clean_source(mini_corpus):
+    cfg = load_config("tiny", generation_overrides(9) + ["train.batch_size=9"])
+    tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
+    pipe = DataPipeline(mini_corpus / "train.jsonl", cfg, tok, 9, masking=True)
+    slots = 0
+    for batch in list(pipe.iterate(0))[:3]:
+        presence, hidden = batch["presence"], batch["hidden"]
+        for pos in range(9):
+            k = pos // 3                       # batch 9: three samples per decoder
+            if presence[pos].sum() < 2 or not presence[pos, k]:
+                continue
+            slots += 1
+            assert hidden[pos, k] == 1
+            assert (presence[pos] * (1 - hidden[pos])).sum() == 1, (presence[pos], hidden[pos])
+        # no token masking: the encoders see the inputs the tasks give them
+        assert np.array_equal(batch["text_masked"], batch["text_ids"])
+        assert batch["image_mlm_mask"].sum() == 0 and batch["mel_mlm_mask"].sum() == 0
+    assert slots >= 20
+
+
+def test_generation_finetune_continues_a_run_with_its_config_and_tokenizer(tiny_run, tmp_path):
+    from zidong.train.checkpoint import load_state
+    run, _ = tiny_run
+    out = tmp_path / "gen"
+    res = finetune_generation(run, None, out, steps=3, minutes=0.0, lr=1e-3,
+                              overrides=TINY_RUN[:1] + ["train.log_every=1"], log=lambda m: None)
+    assert res["main"]["steps"] == 3 and "vq" not in res
+    before = load_state(sorted(run.glob("step_*.safetensors"))[-1])
+    after = load_state(res["main"]["checkpoint"])
+    assert after[2]["tokenizer"] == before[2]["tokenizer"]
+    cfg = after[1]["config"]
+    assert cfg["model"] == before[1]["config"]["model"]
+    assert cfg["train"]["objectives"]["mlm"] == 0 and cfg["train"]["objectives"]["text_gen"] == 1
+    assert cfg["data"]["masking"]["single_source_prob"] == 1.0
+    moved = max(float(np.abs(after[0][k].asnumpy() - before[0][k].asnumpy()).max())
+                for k in after[0] if k.startswith("model.text_decoder."))
+    assert moved > 0
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 3 and all(np.isfinite(x["loss.text_gen"]) for x in lines)
+    with pytest.raises(ValueError, match="batch_size 2"):
+        generation_overrides(2)

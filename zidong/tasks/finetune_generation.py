@@ -1,0 +1,55 @@
+"""``zidong finetune --task generation``: the pretraining step continued from a run, narrowed to
+the conditions the generation tasks run under.
+
+Pretraining generates a hidden modality from whatever else the sample has (often two sources) out
+of token-masked inputs, on a few slots per batch. The tasks condition on one clean source:
+caption (image), ASR (speech), t2i / s2i, t2s / i2s. So the fine-tune uses the same graph and
+trainer with the data settings of the tasks: no token masking, every slot sample hides all but
+one source (``single_source_prob`` 1), a third of the batch per decoder, no matching negatives.
+The contrastive objective stays on (weight 1) so the unified space the encoders share keeps its
+alignment; the token-level and matching objectives are off.
+"""
+from __future__ import annotations
+
+from zidong.train.pretrain import run_pretrain
+
+
+def generation_overrides(batch_size: int) -> list[str]:
+    """Config overrides turning pretraining into generation fine-tuning at ``batch_size``."""
+    if batch_size < 3:
+        raise ValueError(f"train.batch_size {batch_size}: generation fine-tuning needs >= 3 "
+                         f"(one slot per decoder)")
+    return [
+        "data.masking.text_count=0", "data.masking.image_count=0", "data.masking.speech_spans=0",
+        f"data.masking.hide_per_batch={batch_size // 3}", "data.masking.single_source_prob=1.0",
+        "data.masking.match_negatives=0",
+        "train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
+        "train.objectives.matching=0", "train.objectives.text_gen=1",
+        "train.objectives.image_gen=1", "train.objectives.speech_gen=1",
+        "train.objectives.contrastive=1",
+        # inputs are unmasked, so the second, clean encoder pass would repeat the first
+        "train.clean_contrastive=false",
+    ]
+
+
+def finetune_generation(init_from, data: str | None, run_dir, steps: int, minutes: float,
+                        lr: float, overrides=(), log=print) -> dict:
+    """Continue ``init_from`` on ``data`` (default: the run's own training manifest) for ``steps``
+    steps or ``minutes`` of training, whichever ends first; ``overrides`` come last and win."""
+    import json
+    from zidong.eval.load import resolve_checkpoint
+    from zidong.train.checkpoint import load_state
+    ckpt = resolve_checkpoint(init_from)
+    meta = load_state(ckpt)[1]
+    batch = int(dict(o.split("=", 1) for o in overrides).get("train.batch_size",
+                                                             meta["config"]["train"]["batch_size"]))
+    if data is None:
+        info = ckpt.parent / "run.json"
+        data = json.loads(info.read_text())["data"] if info.is_file() else None
+        if data is None:
+            raise FileNotFoundError(f"{info}: missing, so the run's training data is unknown; "
+                                    f"pass --data")
+    schedule = [f"train.max_steps={steps}", f"train.max_minutes={minutes}", f"train.lr={lr}",
+                f"train.warmup_steps={min(20, max(1, steps // 10))}"]
+    return run_pretrain(overrides=generation_overrides(batch) + schedule + list(overrides),
+                        data=data, run_dir=str(run_dir), init_from=str(init_from), log=log)
