@@ -272,6 +272,59 @@ def _add_data_parsers(sub) -> None:
     p.set_defaults(func=cmd_data_bench)
 
 
+def cmd_scorer_train(args) -> int:
+    from zidong.config import ContextConfig
+    from zidong.eval.scorer_train import format_reports, train_scorer
+    from zidong.runtime import init_env
+    from zidong.train.pretrain import cache_dir
+    init_env(ContextConfig(seed=args.seed))
+    corpus = args.corpus or cache_dir() / "corpus"   # scored if built; never built from here
+    info = train_scorer(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed,
+                        batch=args.batch, workers=args.workers, corpus=corpus)
+    reports = {f"heldout.{k}": v for k, v in info["heldout"].items()}
+    reports.update(info["corpus"])
+    print(format_reports(reports))
+    print(f"scorer: {info['path']}")
+    return 0
+
+
+def cmd_scorer_eval(args) -> int:
+    from zidong.config import ContextConfig
+    from zidong.eval.image_scorer import Scorer
+    from zidong.eval.scorer_train import format_reports, manifest_report
+    from zidong.runtime import init_env
+    init_env(ContextConfig())
+    try:
+        report = manifest_report(Scorer.load(args.scorer), args.data)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"zidong: {e}", file=sys.stderr)
+        return 2
+    print(format_reports({args.data: report}))
+    return 0
+
+
+def _add_scorer_parsers(sub) -> None:
+    scorer = sub.add_parser("scorer", help="the independent image attribute scorer (reads a "
+                            "scene back from an image)").add_subparsers(dest="scorer_command",
+                                                                        required=True)
+    p = scorer.add_parser("train", help="train on scenes rendered on the fly; writes "
+                          "OUT/scorer.safetensors and OUT/scorer.json (held-out accuracy)")
+    p.add_argument("--out", required=True, help="folder for the scorer")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="training time budget (default 10 when --steps is not given either)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--workers", type=int, default=None, help="render processes (default: cores - 1)")
+    p.add_argument("--corpus", default=None, help="corpus folder whose test splits are scored "
+                   "(default: the built-in corpus in the cache, if built)")
+    p.set_defaults(func=cmd_scorer_train)
+    p = scorer.add_parser("eval", help="per-attribute accuracy on a manifest's images (meta.scene)")
+    p.add_argument("--scorer", required=True, help="scorer folder or .safetensors file")
+    p.add_argument("--data", required=True, help="manifest whose samples carry meta.scene")
+    p.set_defaults(func=cmd_scorer_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zidong", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
     _add_data_parsers(sub)
     _add_run_parsers(sub)
+    _add_scorer_parsers(sub)
     from zidong.tasks.cli import add_task_parsers
     add_task_parsers(sub)
     return parser
