@@ -50,6 +50,16 @@ def _finetune_generation(args) -> int:
     return 0
 
 
+def cmd_bench_tasks(args) -> int:
+    from pathlib import Path
+
+    from zidong.tasks.bench import bench_tasks
+    bench_tasks(args.pretrained, Path(args.out), Path(args.doc), args.scorer_steps,
+                args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit)
+    print(f"results: {args.doc} (section 'tasks')")
+    return 0
+
+
 def add_task_parsers(sub) -> None:
     p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
                        "t2s, i2s")
@@ -87,3 +97,17 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("bench-tasks", help="issue 5's figures from a pretraining run: scorer, "
+                       "generation fine-tuning, evaluation, photo-domain continuation "
+                       "-> docs/results.md")
+    p.add_argument("--pretrained", required=True, metavar="RUN", help="a pretraining run")
+    p.add_argument("--out", default="runs/bench_tasks", help="stage outputs (a stage whose "
+                   "output exists is kept)")
+    p.add_argument("--doc", default="docs/results.md")
+    p.add_argument("--scorer-steps", type=int, default=3000)
+    p.add_argument("--finetune-steps", type=int, default=500)
+    p.add_argument("--finetune-minutes", type=float, default=30.0)
+    p.add_argument("--photo-minutes", type=float, default=10.0)
+    p.add_argument("--limit", type=int, default=64, help="samples per generation task")
+    p.set_defaults(func=cmd_bench_tasks)

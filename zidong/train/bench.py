@@ -168,4 +168,5 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
             g = r["main"]["min_grad_norm"][o]
             lines.append(f"| {o} | {f['first']:.3f} | {f['last']:.3f} | {_pct(f['fall'])} | {g:.3g} |")
         lines += ["", f"![curves {name}](figures/curves_{name}.png)", ""]
-    doc.write_text("\n".join(lines) + "\n")
+    from zidong.train.doc_sections import keep_sections
+    doc.write_text(keep_sections(doc, "\n".join(lines)))   # other benchmarks' sections stay

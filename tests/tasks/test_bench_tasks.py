@@ -1,0 +1,35 @@
+"""The task benchmark: every stage is a valid ``zidong`` command, and the results sections of a
+shared document survive each other's rewrites."""
+from pathlib import Path
+
+from zidong.cli import build_parser
+from zidong.tasks.bench import plan
+from zidong.train.doc_sections import keep_sections, sections, write_section
+
+
+def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
+    stages = plan("runs/pre", tmp_path, Path("corpus"), 10, 5, 1.0, 1.0, 8)
+    parser = build_parser()
+    names = [name for name, _, _ in stages]
+    assert len(set(names)) == len(names)
+    # a stage never reads an output that a later stage writes
+    for i, (name, argv, _) in enumerate(stages):
+        args = parser.parse_args(argv)
+        later = [str(done.parent) for _, _, done in stages[i + 1:]]
+        assert not any(a in later for a in argv), name
+        assert callable(args.func)
+    assert names.index("finetune") < names.index("eval_finetuned_test")
+    assert names.index("scorer") < names.index("eval_pretrained_test")
+
+
+def test_sections_replace_in_place_and_survive_a_full_rewrite(tmp_path):
+    doc = tmp_path / "results.md"
+    write_section(doc, "tasks", "## Tasks\nold")
+    write_section(doc, "other", "## Other\nkept")
+    write_section(doc, "tasks", "## Tasks\nnew")
+    text = doc.read_text()
+    assert "old" not in text and text.index("new") < text.index("kept")
+    assert set(sections(text)) == {"tasks", "other"}
+    rewritten = keep_sections(doc, "# Pretraining results\nfresh")
+    assert rewritten.startswith("# Pretraining results\nfresh")
+    assert "## Tasks\nnew" in rewritten and "## Other\nkept" in rewritten

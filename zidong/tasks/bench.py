@@ -1,0 +1,190 @@
+"""``zidong bench-tasks``: issue 5's figures from one pretraining run, every stage a ``zidong``
+command of its own (printed in the document, so any figure can be rerun alone):
+
+    scorer      zidong scorer train                  the independent image attribute scorer
+    finetune    zidong finetune --task generation    the run, fine-tuned for the generation tasks
+    vqa data    zidong data vqa                      questions about the test scenes
+    eval        zidong eval                          pretrained and fine-tuned, test (+ compositional)
+    photo       zidong pretrain --init-from          incremental training on the photo domain
+    photo eval  zidong eval                          photo_test and test, before vs after
+
+A stage whose output exists is kept (delete its folder to rerun it). Results go to the
+``tasks`` section of docs/results.md.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from zidong.train.doc_sections import write_section
+
+GEN = "caption,asr,vqa,t2i,s2i,t2s,i2s"
+# issue 5's targets: (metric key, comparison, bound)
+TARGETS = [("asr.en.cer", "<=", 0.10), ("asr.zh.cer", "<=", 0.15), ("caption.attr_acc", ">=", 0.85),
+           ("vqa.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60), ("s2i.attr_acc", ">=", 0.60),
+           ("t2s.wer", "<=", 0.30), ("i2s.wer", "<=", 0.30)]
+OTHER = ["caption.en.bleu4", "caption.zh.bleu4", "caption.en.cer", "caption.zh.cer",
+         "asr.en.wer", "retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1",
+         "retrieval.s2t.R@1", "retrieval.t2s.R@1", "retrieval.i2s.R@1"]
+PHOTO = ["retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1", "retrieval.s2t.R@1",
+         "caption.en.bleu4", "caption.en.cer", "caption.zh.bleu4", "caption.zh.cer"]
+
+
+def _zidong(argv: list[str], log_path: Path) -> float:
+    """Run ``zidong ARGV`` in a process of its own (MindSpore keeps a compiled graph's memory
+    until exit); its output goes to ``log_path``. Returns the wall time."""
+    code = "import sys; from zidong.cli import main; sys.exit(main(sys.argv[1:]))"
+    t0 = time.time()
+    with open(log_path, "w") as f:
+        done = subprocess.run([sys.executable, "-c", code, *argv], stdout=f,
+                              stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"zidong {' '.join(argv)} failed (exit {done.returncode}); see {log_path}")
+    return time.time() - t0
+
+
+def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
+         ft_minutes: float, photo_minutes: float, limit: int) -> list[tuple[str, list[str], Path]]:
+    """(stage, zidong argv, the file whose existence means done) in order."""
+    ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
+    vqa = out / "vqa_test.jsonl"
+    stages = [
+        ("scorer", ["scorer", "train", "--out", str(out / "scorer"), "--steps", str(scorer_steps),
+                    "--corpus", str(corpus)], out / "scorer" / "scorer.json"),
+        ("finetune", ["finetune", "--task", "generation", "--init-from", pretrained, "--run-dir",
+                      str(out / "finetune"), "--steps", str(ft_steps), "--minutes",
+                      str(ft_minutes)], out / "finetune" / "summary.json"),
+        ("vqa_data", ["data", "vqa", "--data", str(corpus / "test.jsonl"), "--out", str(vqa)], vqa),
+        ("photo", ["pretrain", "--init-from", pretrained, "--data",
+                   str(corpus / "photo_train.jsonl"), "--run-dir", str(out / "photo"), "--set",
+                   f"train.max_minutes={photo_minutes}"], out / "photo" / "summary.json"),
+    ]
+    for run, name in ((pretrained, "pretrained"), (str(out / "finetune"), "finetuned")):
+        stages.append((f"eval_{name}_test", ["eval", "--ckpt", run, "--data",
+                                             str(corpus / "test.jsonl"), "--tasks",
+                                             "retrieval," + GEN.replace("vqa,", ""), "--out",
+                                             str(out / f"{name}_test")] + ev,
+                       out / f"{name}_test" / "metrics.json"))
+        stages.append((f"eval_{name}_vqa", ["eval", "--ckpt", run, "--data", str(vqa), "--tasks",
+                                            "vqa", "--out", str(out / f"{name}_vqa"), "--limit",
+                                            str(limit)], out / f"{name}_vqa" / "metrics.json"))
+    stages.append(("eval_finetuned_compositional",
+                   ["eval", "--ckpt", str(out / "finetune"), "--data",
+                    str(corpus / "test_compositional.jsonl"), "--tasks",
+                    "retrieval," + GEN.replace("vqa,", ""), "--out",
+                    str(out / "finetuned_compositional")] + ev,
+                   out / "finetuned_compositional" / "metrics.json"))
+    for run, name in ((pretrained, "pretrained"), (str(out / "photo"), "photo")):
+        stages.append((f"eval_{name}_photo", ["eval", "--ckpt", run, "--data",
+                                              str(corpus / "photo_test.jsonl"), "--tasks",
+                                              "retrieval,caption", "--out",
+                                              str(out / f"{name}_photo"), "--limit", str(limit)],
+                       out / f"{name}_photo" / "metrics.json"))
+    stages.append(("eval_photo_test", ["eval", "--ckpt", str(out / "photo"), "--data",
+                                       str(corpus / "test.jsonl"), "--tasks", "retrieval",
+                                       "--out", str(out / "photo_test")],
+                   out / "photo_test" / "metrics.json"))
+    return stages
+
+
+def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
+                ft_steps: int = 500, ft_minutes: float = 30.0, photo_minutes: float = 10.0,
+                limit: int = 64, log=print) -> dict:
+    from zidong.train.pretrain import default_corpus
+    corpus = default_corpus(log)
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "bench_tasks.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
+    stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit)
+    for name, argv, done in stages:
+        if done.exists():
+            log(f"[{name}] kept: {done} exists")
+        else:
+            log(f"[{name}] zidong {' '.join(argv)}")
+            seconds = _zidong(argv, out / f"{name}.log")
+            record["stages"][name] = {"argv": argv, "seconds": round(seconds, 1),
+                                      "finished": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                time.gmtime())}
+            record_path.write_text(json.dumps(record, indent=1))
+            log(f"[{name}] done in {seconds / 60:.1f} min")
+        record["stages"].setdefault(name, {"argv": argv})
+    write_doc(doc, out, record, pretrained, limit)
+    return record
+
+
+def _metrics(path: Path) -> dict:
+    return json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() \
+        else {}
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%" if isinstance(v, float) else str(v)
+
+
+def write_doc(doc: Path, out: Path, record: dict, pretrained: str, limit: int) -> None:
+    pre, ft = _metrics(out / "pretrained_test"), _metrics(out / "finetuned_test")
+    comp = _metrics(out / "finetuned_compositional")
+    pre.update(_metrics(out / "pretrained_vqa"))
+    ft.update(_metrics(out / "finetuned_vqa"))
+    scorer = json.loads((out / "scorer" / "scorer.json").read_text())
+    ft_sum = json.loads((out / "finetune" / "summary.json").read_text())
+    photo_sum = json.loads((out / "photo" / "summary.json").read_text())
+    figs = doc.parent / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    for kind in ("t2i", "s2i"):
+        grid = out / "finetuned_test" / f"{kind}_grid.png"
+        if grid.is_file():
+            shutil.copy(grid, figs / f"tasks_{kind}_grid.png")
+    lines = ["## Tasks (issue 5)", "",
+             f"Produced by `zidong bench-tasks --pretrained {pretrained} --out {out} "
+             f"--limit {limit}`, which runs the stages below as `zidong` commands (each can be "
+             "rerun alone) and writes this section. Generation tasks are scored on the first "
+             f"{limit} samples of each split that have the task's modalities; retrieval on the "
+             "whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
+    for name, st in record["stages"].items():
+        secs = st.get("seconds")
+        lines.append(f"| {name} | `zidong {' '.join(st['argv'])}` | "
+                     f"{'kept' if secs is None else f'{secs / 60:.1f}'} |")
+    t = scorer["trained"]
+    lines += ["", f"Fine-tuning: {ft_sum['steps']} steps in {ft_sum['train_seconds']:.0f} s "
+              f"(compile {ft_sum['compile_seconds']:.0f} s). Image scorer: {t['steps']} steps "
+              f"({t['samples']} rendered scenes) in {t['seconds']:.0f} s.", "",
+              "### Targets on `test`", "",
+              "| metric | target | pretrained only | fine-tuned | fine-tuned, test_compositional |",
+              "| --- | --- | ---: | ---: | ---: |"]
+    for key, op, bound in TARGETS:
+        lines.append(f"| {key} | {op} {_fmt(bound)} | {_fmt(pre.get(key))} | "
+                     f"{_fmt(ft.get(key))} | {_fmt(comp.get(key))} |")
+    for key in OTHER:
+        lines.append(f"| {key} | | {_fmt(pre.get(key))} | {_fmt(ft.get(key))} | "
+                     f"{_fmt(comp.get(key))} |")
+    held = scorer["heldout"]
+    lines += ["", "### The image scorer's own accuracy", "",
+              "Per attribute, on fresh renders it never trained on (clean, and degraded the way "
+              "generated images are) and on the corpus's real test images:", "",
+              "| attribute | held-out clean | held-out degraded | corpus test |",
+              "| --- | ---: | ---: | ---: |"]
+    corpus_test = scorer["corpus"].get("test", {})
+    for key in [k for k in held["clean"] if isinstance(held["clean"][k], float)]:
+        lines.append(f"| {key} | {_fmt(held['clean'][key])} | {_fmt(held['degraded'].get(key))} "
+                     f"| {_fmt(corpus_test.get(key))} |")
+    photo_pre, photo_post = _metrics(out / "pretrained_photo"), _metrics(out / "photo_photo")
+    test_post = _metrics(out / "photo_test")
+    lines += ["", "### Incremental training on the photo domain", "",
+              f"`zidong pretrain --init-from` on `photo_train` (Tux Paint stamps, held out of the "
+              f"first pretraining): {photo_sum['steps']} steps in "
+              f"{photo_sum['train_seconds']:.0f} s.", "",
+              "| metric | before (photo_test) | after (photo_test) |", "| --- | ---: | ---: |"]
+    for key in PHOTO:
+        lines.append(f"| {key} | {_fmt(photo_pre.get(key))} | {_fmt(photo_post.get(key))} |")
+    lines += ["", "| retrieval R@1 on `test` | before | after |", "| --- | ---: | ---: |"]
+    for d in ("t2i", "i2t", "s2i", "s2t"):
+        key = f"retrieval.{d}.R@1"
+        lines.append(f"| {d} | {_fmt(pre.get(key))} | {_fmt(test_post.get(key))} |")
+    lines += ["", "Generated images (fine-tuned run, `test` prompts):", "",
+              "![t2i](figures/tasks_t2i_grid.png)", "", "![s2i](figures/tasks_s2i_grid.png)"]
+    write_section(doc, "tasks", "\n".join(lines))
