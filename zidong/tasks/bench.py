@@ -52,42 +52,36 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
     vqa = out / "vqa_test.jsonl"
+    finetune = ("finetune", ["finetune", "--task", "generation", "--init-from", pretrained,
+                             "--run-dir", str(out / "finetune"), "--steps", str(ft_steps),
+                             "--minutes", str(ft_minutes)], out / "finetune" / "summary.json")
     stages = [
         ("scorer", ["scorer", "train", "--out", str(out / "scorer"), "--steps", str(scorer_steps),
                     "--corpus", str(corpus)], out / "scorer" / "scorer.json"),
-        ("finetune", ["finetune", "--task", "generation", "--init-from", pretrained, "--run-dir",
-                      str(out / "finetune"), "--steps", str(ft_steps), "--minutes",
-                      str(ft_minutes)], out / "finetune" / "summary.json"),
         ("vqa_data", ["data", "vqa", "--data", str(corpus / "test.jsonl"), "--out", str(vqa)], vqa),
         ("photo", ["pretrain", "--init-from", pretrained, "--data",
                    str(corpus / "photo_train.jsonl"), "--run-dir", str(out / "photo"), "--set",
                    f"train.max_minutes={photo_minutes}"], out / "photo" / "summary.json"),
     ]
-    for run, name in ((pretrained, "pretrained"), (str(out / "finetune"), "finetuned")):
-        stages.append((f"eval_{name}_test", ["eval", "--ckpt", run, "--data",
-                                             str(corpus / "test.jsonl"), "--tasks",
-                                             "retrieval," + GEN.replace("vqa,", ""), "--out",
-                                             str(out / f"{name}_test")] + ev,
-                       out / f"{name}_test" / "metrics.json"))
-        stages.append((f"eval_{name}_vqa", ["eval", "--ckpt", run, "--data", str(vqa), "--tasks",
-                                            "vqa", "--out", str(out / f"{name}_vqa"), "--limit",
-                                            str(limit)], out / f"{name}_vqa" / "metrics.json"))
-    stages.append(("eval_finetuned_compositional",
-                   ["eval", "--ckpt", str(out / "finetune"), "--data",
-                    str(corpus / "test_compositional.jsonl"), "--tasks",
-                    "retrieval," + GEN.replace("vqa,", ""), "--out",
-                    str(out / "finetuned_compositional")] + ev,
-                   out / "finetuned_compositional" / "metrics.json"))
-    for run, name in ((pretrained, "pretrained"), (str(out / "photo"), "photo")):
-        stages.append((f"eval_{name}_photo", ["eval", "--ckpt", run, "--data",
-                                              str(corpus / "photo_test.jsonl"), "--tasks",
-                                              "retrieval,caption", "--out",
-                                              str(out / f"{name}_photo"), "--limit", str(limit)],
-                       out / f"{name}_photo" / "metrics.json"))
-    stages.append(("eval_photo_test", ["eval", "--ckpt", str(out / "photo"), "--data",
-                                       str(corpus / "test.jsonl"), "--tasks", "retrieval",
-                                       "--out", str(out / "photo_test")],
-                   out / "photo_test" / "metrics.json"))
+
+    def evaluate(run, name, manifest, tasks, extra):
+        stages.append((f"eval_{name}", ["eval", "--ckpt", run, "--data", str(manifest), "--tasks",
+                                         tasks, "--out", str(out / name)] + extra,
+                       out / name / "metrics.json"))
+    gen = "retrieval," + GEN.replace("vqa,", "")
+    lim = ["--limit", str(limit)]
+    photo = str(out / "photo")
+    # everything that needs only the pretrained run first, the fine-tuned run's evaluations last
+    evaluate(pretrained, "pretrained_test", corpus / "test.jsonl", gen, ev)
+    evaluate(pretrained, "pretrained_vqa", vqa, "vqa", lim)
+    evaluate(pretrained, "pretrained_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
+    evaluate(photo, "photo_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
+    evaluate(photo, "photo_test", corpus / "test.jsonl", "retrieval", [])
+    stages.append(finetune)
+    ft = str(out / "finetune")
+    evaluate(ft, "finetuned_test", corpus / "test.jsonl", gen, ev)
+    evaluate(ft, "finetuned_vqa", vqa, "vqa", lim)
+    evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
     return stages
 
 
