@@ -59,10 +59,11 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
         ("scorer", ["scorer", "train", "--out", str(out / "scorer"), "--steps", str(scorer_steps),
                     "--corpus", str(corpus)], out / "scorer" / "scorer.json"),
         ("vqa_data", ["data", "vqa", "--data", str(corpus / "test.jsonl"), "--out", str(vqa)], vqa),
-        ("photo", ["pretrain", "--init-from", pretrained, "--data",
-                   str(corpus / "photo_train.jsonl"), "--run-dir", str(out / "photo"), "--set",
-                   f"train.max_minutes={photo_minutes}"], out / "photo" / "summary.json"),
     ]
+    photo_stage = ("photo", ["pretrain", "--init-from", pretrained, "--data",
+                             str(corpus / "photo_train.jsonl"), "--run-dir", str(out / "photo"),
+                             "--set", f"train.max_minutes={photo_minutes}"],
+                   out / "photo" / "summary.json")
 
     def evaluate(run, name, manifest, tasks, extra):
         stages.append((f"eval_{name}", ["eval", "--ckpt", run, "--data", str(manifest), "--tasks",
@@ -70,18 +71,19 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
                        out / name / "metrics.json"))
     gen = "retrieval," + GEN.replace("vqa,", "")
     lim = ["--limit", str(limit)]
-    photo = str(out / "photo")
-    # everything that needs only the pretrained run first, the fine-tuned run's evaluations last
+    # what needs only the pretrained run first (a training stage can run beside these)
     evaluate(pretrained, "pretrained_test", corpus / "test.jsonl", gen, ev)
     evaluate(pretrained, "pretrained_vqa", vqa, "vqa", lim)
     evaluate(pretrained, "pretrained_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
-    evaluate(photo, "photo_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
-    evaluate(photo, "photo_test", corpus / "test.jsonl", "retrieval", [])
     stages.append(finetune)
     ft = str(out / "finetune")
     evaluate(ft, "finetuned_test", corpus / "test.jsonl", gen, ev)
     evaluate(ft, "finetuned_vqa", vqa, "vqa", lim)
     evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
+    stages.append(photo_stage)
+    photo = str(out / "photo")
+    evaluate(photo, "photo_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
+    evaluate(photo, "photo_test", corpus / "test.jsonl", "retrieval", [])
     return stages
 
 
@@ -97,6 +99,9 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
     for name, argv, done in stages:
         if done.exists():
             log(f"[{name}] kept: {done} exists")
+        elif done.parent != out and done.parent.exists():
+            raise RuntimeError(f"{done.parent} exists without {done.name}: the stage is running "
+                               f"elsewhere or was interrupted; delete the folder to rerun it")
         else:
             log(f"[{name}] zidong {' '.join(argv)}")
             seconds = _zidong(argv, out / f"{name}.log")
