@@ -97,6 +97,55 @@ class MindirEngine:
         order = np.argsort(res["index"])
         return {k: v[order] for k, v in res.items()}
 
+    def match(self, batch: dict, use: tuple[str, ...]) -> np.ndarray:
+        """(N,) matching-head probability that the modalities in ``use`` belong together."""
+        want = np.tile(np.array([m in use for m in MODALITIES], np.float32), (len(batch["index"]), 1))
+        cols = [Tensor(np.asarray(batch[c])) for c in BATCH_COLUMNS]
+        return self.bundle.graph("match")(*cols, Tensor(want)).asnumpy()
+
+    def retrieve(self, query: dict, source: str, manifest, target: str, top: int = 10,
+                 rerank: int = 0) -> list[dict]:
+        """Rank the samples of ``manifest`` that have ``target`` by cosine similarity to the
+        ``source`` modality of the one-sample batch ``query``; ``rerank`` > 0 re-orders the first
+        ``rerank`` by the matching head (needs the ``match`` graph). Ties keep manifest order."""
+        from zidong.data.manifest import read_manifest
+        for name, m in (("source", source), ("target", target)):
+            if m not in MODALITIES:
+                raise ValueError(f"{name} modality {m!r}; one of {', '.join(MODALITIES)}")
+        if source == target:
+            raise ValueError(f"query and candidates are both {source}: choose another --target")
+        self.bundle.require("retrieve")
+        q = self.embed(query, source)[0]
+        emb = self.embed_manifest(manifest)
+        have = np.flatnonzero(emb["presence"][:, MODALITIES.index(target)] > 0)
+        if not len(have):
+            raise ValueError(f"{manifest}: no sample has the {target} modality")
+        scores = emb[target][have] @ q
+        order = have[np.argsort(-scores, kind="stable")]
+        samples = read_manifest(manifest)[0]
+        ranked = [{"id": samples[i].id, "index": int(i), "score": float(emb[target][i] @ q)}
+                  for i in order]
+        if rerank > 0:
+            ranked[:rerank] = self._rerank(query, source, manifest, target, ranked[:rerank])
+        return ranked[:top]
+
+    def _rerank(self, query, source, manifest, target, ranked):
+        wanted = {r["index"] for r in ranked}
+        probs = {}
+        for b in self.batches(manifest):
+            rows = [k for k, i in enumerate(b["index"]) if int(i) in wanted]
+            if not rows:
+                continue
+            pair = {c: np.asarray(b[c])[rows] for c in BATCH_COLUMNS}
+            for c in EMBED_INPUTS[source]:  # the query's modality replaces the candidate's
+                pair[c] = np.repeat(np.asarray(query[c])[:1], len(rows), 0)
+            pair["index"] = np.asarray(b["index"])[rows]
+            for i, p in zip(pair["index"], self.match(pair, (source, target))):
+                probs[int(i)] = float(p)
+        for r in ranked:
+            r["match_prob"] = probs[r["index"]]
+        return sorted(ranked, key=lambda r: -r["match_prob"])
+
     # ---- tasks ----------------------------------------------------------------------------------
     def text(self, batch: dict, task: str, lang: str | None = None, beam_size: int = 4,
              method: str = "beam") -> list[str]:
