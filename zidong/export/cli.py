@@ -25,10 +25,16 @@ def _fail(e: Exception) -> int:
 
 
 def cmd_export(args) -> int:
-    from zidong.export.exporter import export_run
+    from zidong.export.exporter import export_other, export_run
     _init_cpu()
     tasks = args.tasks.split(",") if args.tasks else None
     try:
+        if args.format != "MINDIR":
+            if tasks and tasks != ["retrieve"]:
+                raise ValueError(f"--format {args.format} exports the embedders only "
+                                 f"(--tasks retrieve)")
+            print(json.dumps(export_other(args.ckpt, args.out, args.format, args.batch), indent=1))
+            return 0
         info = export_run(args.ckpt, args.out, tasks)
     except (ValueError, FileNotFoundError) as e:
         return _fail(e)
@@ -110,12 +116,59 @@ def cmd_infer(args) -> int:
     return 0
 
 
+def _checkpoint_path(path):
+    from zidong.eval.load import resolve_checkpoint
+    return resolve_checkpoint(path)
+
+
+def cmd_ckpt_list(args) -> int:
+    from zidong.export.checkpoint_tools import list_tensors
+    try:
+        info = list_tensors(_checkpoint_path(args.ckpt))
+    except (ValueError, FileNotFoundError) as e:
+        return _fail(e)
+    rows = [r for r in info["tensors"] if args.all or r[0].startswith("model.")]
+    for name, shape, dtype in rows:
+        print(f"{name}\t{shape}\t{dtype}")
+    print(f"# {len(rows)} of {len(info['tensors'])} tensors shown (--all: optimizer state too); "
+          f"{info['parameters']} values in all; meta {json.dumps(info['meta'])}")
+    return 0
+
+
+def cmd_ckpt_convert(args) -> int:
+    from zidong.export.checkpoint_tools import convert
+    try:
+        print(json.dumps(convert(_checkpoint_path(args.src), args.dst)))
+    except (ValueError, FileNotFoundError) as e:
+        return _fail(e)
+    return 0
+
+
+def cmd_ckpt_check(args) -> int:
+    """Exit 0 if the checkpoint fits the config exactly, 1 with the report if not."""
+    from zidong.config import load_config
+    from zidong.export.checkpoint_tools import load_into
+    from zidong.models import create_model
+    _init_cpu()
+    cfg = load_config(args.config, args.overrides)
+    try:
+        report = load_into(create_model(cfg.model), _checkpoint_path(args.ckpt),
+                           allow_partial=True)
+    except (ValueError, FileNotFoundError) as e:
+        return _fail(e)
+    print(report.text())
+    return 0 if report.exact else 1
+
+
 def add_export_parsers(sub) -> None:
     p = sub.add_parser("export", help="export a run's inference graphs to MINDIR (+ export.json)")
     p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
     p.add_argument("--out", required=True, help="folder for the MINDIR files")
     p.add_argument("--tasks", default=None, help="comma-separated subset of "
                    f"{','.join(INFER_TASKS)} (default: all)")
+    p.add_argument("--format", default="MINDIR", choices=("MINDIR", "ONNX", "AIR"),
+                   help="ONNX / AIR: the three embedders only, at a static --batch")
+    p.add_argument("--batch", type=int, default=1, help="ONNX / AIR: the fixed batch size")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("infer", help="run a task from an export folder only (no checkpoint)")
@@ -137,3 +190,22 @@ def add_export_parsers(sub) -> None:
                    help="retrieve: re-order the first K with the matching head")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("ckpt", help="checkpoint tools: list tensors, convert .ckpt <-> "
+                       ".safetensors, check a checkpoint against a config")
+    ck = p.add_subparsers(dest="ckpt_command", required=True)
+    q = ck.add_parser("list", help="tensor names, shapes and dtypes")
+    q.add_argument("ckpt", help="run folder or checkpoint file")
+    q.add_argument("--all", action="store_true", help="optimizer state too")
+    q.set_defaults(func=cmd_ckpt_list)
+    q = ck.add_parser("convert", help="convert between .ckpt and .safetensors (by suffix), "
+                      "checked bit-exact")
+    q.add_argument("src")
+    q.add_argument("dst")
+    q.set_defaults(func=cmd_ckpt_convert)
+    q = ck.add_parser("check", help="which tensors of a checkpoint fit a (different) config: "
+                      "missing, unexpected, shape mismatches (exit 1 unless all fit)")
+    q.add_argument("ckpt")
+    q.add_argument("--config", default="small")
+    q.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    q.set_defaults(func=cmd_ckpt_check)

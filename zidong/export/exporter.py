@@ -108,3 +108,47 @@ def export_run(run, out, tasks=None, log=sys.stderr) -> dict:
     tmp.write_text(json.dumps(info, indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.replace(out / MANIFEST)
     return info
+
+
+EMBEDDERS = ("text_embed", "image_embed", "speech_embed")
+
+
+def export_other(run, out, fmt: str, batch: int = 1, log=sys.stderr) -> dict:
+    """The three embedders as ONNX (static shapes: ``batch`` rows) or AIR (Ascend only).
+
+    MindSpore 2.10 refuses AIR off Ascend, and its ONNX exporter has no Erf (the exact GELU every
+    zidong transformer uses): both are reported as errors naming the graph and MindSpore's reason,
+    never written as half an export."""
+    fmt = fmt.upper()
+    if fmt not in ("ONNX", "AIR"):
+        raise ValueError(f"format {fmt!r}: export_other writes ONNX or AIR (MINDIR: export_run)")
+    device = ms.get_context("device_target")
+    if fmt == "AIR" and device != "Ascend":
+        raise ValueError(f"AIR export needs an Ascend device; this process runs on {device} "
+                         f"(MindSpore: \"Only support export file in 'AIR' format with Ascend "
+                         f"backend.\"). Export MINDIR and convert it for Ascend with converter_lite "
+                         f"(docs/deploy.md)")
+    ckpt = resolve_checkpoint(run)
+    model, cfg, _, _ = load_run(ckpt)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = graph_specs(cfg.model)
+    files = {}
+    for name in EMBEDDERS:
+        net = specs[name].build(model, None)
+        net.set_train(False)
+        suffix = ".onnx" if fmt == "ONNX" else ".air"
+        _replace(out / (name + suffix))
+        print(f"export: {name} -> {out / (name + suffix)}", file=log)
+        try:
+            ms.export(net, *input_placeholders(specs[name], batch), file_name=str(out / name),
+                      file_format=fmt)
+        except (RuntimeError, ValueError, TypeError) as e:
+            reason = str(e).strip().splitlines()[0]
+            raise ValueError(f"{fmt} export of {name} failed in MindSpore {ms.__version__}: "
+                             f"{reason}") from None
+        files[name] = {**file_record(out / (name + suffix)), "batch": batch,
+                       "inputs": _tensor_info(specs[name].inputs)}
+    info = {"format": fmt, "source": str(ckpt.resolve()), "graphs": files}
+    (out / f"export_{fmt.lower()}.json").write_text(json.dumps(info, indent=1))
+    return info
