@@ -93,9 +93,26 @@ def test_retrieve_ranks_the_manifest(exported, engine, mini_corpus, sample, tmp_
     assert {r["id"] for r in ranked[:3]} == {ids[i] for i in order[:3]}
 
 
-def test_bad_infer_input_exits_2_naming_it(exported, tmp_path):
+def test_bad_infer_input_exits_2_naming_it(exported, tmp_path, capsys):
     from zidong.cli import main
     assert main(["infer", "--mindir", str(tmp_path), "--task", "t2i", "--text", "x",
                  "--out", str(tmp_path / "o")]) == 2
+    assert f"{tmp_path / 'export.json'}: not found" in capsys.readouterr().err
     assert main(["infer", "--mindir", str(exported[0]), "--task", "caption", "--text", "x",
                  "--out", str(tmp_path / "o")]) == 2
+    assert "task caption needs --image" in capsys.readouterr().err
+
+
+def test_export_and_ckpt_commands(tiny_run, tmp_path, capsys):
+    from zidong.cli import main
+    assert main(["export", "--ckpt", str(tiny_run[0]), "--out", str(tmp_path / "e"),
+                 "--tasks", "caption,paint"]) == 2
+    assert "unknown task(s) paint" in capsys.readouterr().err
+    assert main(["ckpt", "list", str(tiny_run[0])]) == 0
+    listing = capsys.readouterr().out
+    assert "model.fusion.cls\t[1, 64]\tfloat32" in listing and "adam_m." not in listing
+    assert main(["ckpt", "check", str(tiny_run[0]), "--config", "tiny"]) == 0
+    assert main(["ckpt", "check", str(tiny_run[0]), "--config", "tiny",
+                 "--set", "model.text_decoder.layers=3"]) == 1
+    out = capsys.readouterr().out
+    assert "unexpected 0, shape mismatches 0" in out and "text_decoder.stack.blocks.2." in out

@@ -89,8 +89,9 @@ class Bundle:
             raise BundleError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
         lacking = [n for n in TASK_GRAPHS[task] if n not in self.graphs_info]
         if lacking:
+            serves = ", ".join(self.tasks) or "none"
             raise BundleError(f"{self.folder}: task {task} needs graph(s) {', '.join(lacking)}, "
-                              f"not exported (this folder serves: {', '.join(self.tasks) or 'none'})")
+                              f"not exported (this folder serves: {serves})")
 
     def tokenizer_path(self) -> Path:
         return verify_file(self.folder, self.info["tokenizer"])

@@ -126,8 +126,8 @@ def export_other(run, out, fmt: str, batch: int = 1, log=sys.stderr) -> dict:
     if fmt == "AIR" and device != "Ascend":
         raise ValueError(f"AIR export needs an Ascend device; this process runs on {device} "
                          f"(MindSpore: \"Only support export file in 'AIR' format with Ascend "
-                         f"backend.\"). Export MINDIR and convert it for Ascend with converter_lite "
-                         f"(docs/deploy.md)")
+                         f"backend.\"). Export MINDIR and convert it for Ascend with "
+                         f"converter_lite (docs/deploy.md)")
     ckpt = resolve_checkpoint(run)
     model, cfg, _, _ = load_run(ckpt)
     out = Path(out)

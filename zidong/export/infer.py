@@ -99,7 +99,8 @@ class MindirEngine:
 
     def match(self, batch: dict, use: tuple[str, ...]) -> np.ndarray:
         """(N,) matching-head probability that the modalities in ``use`` belong together."""
-        want = np.tile(np.array([m in use for m in MODALITIES], np.float32), (len(batch["index"]), 1))
+        want = np.array([m in use for m in MODALITIES], np.float32)
+        want = np.tile(want, (len(batch["index"]), 1))
         cols = [Tensor(np.asarray(batch[c])) for c in BATCH_COLUMNS]
         return self.bundle.graph("match")(*cols, Tensor(want)).asnumpy()
 
@@ -132,7 +133,7 @@ class MindirEngine:
     def _rerank(self, query, source, manifest, target, ranked):
         wanted = {r["index"] for r in ranked}
         probs = {}
-        for b in self.batches(manifest):
+        for b in self.batches(manifest, 50):
             rows = [k for k, i in enumerate(b["index"]) if int(i) in wanted]
             if not rows:
                 continue
