@@ -5,7 +5,8 @@ three modalities) and run the same search; what differs is only who computes the
 (``nn.GraphCell`` over the exported files vs the loaded Cells under ``ms.jit`` / graph mode).
 Speech is timed up to the log-mel frames (the Griffin-Lim vocoder is the same NumPy code on both
 paths); retrieval is the three embedders on the batch. Reported: the first call (graph
-compilation, or MINDIR loading) and the median of ``--repeats`` further calls.
+compilation, or MINDIR loading) and the median of ``--repeats`` further calls, the two paths taking
+turns.
 
     .venv/bin/python tools/bench_export.py --ckpt runs/<run> --data cache/corpus/test.jsonl \
         --batches 1,16 --out bench_export.json
@@ -54,8 +55,8 @@ def checkpoint_calls(engine):
                 model.speech_encoder(mel, mel_mask)[2])
 
     def retrieve(b):
-        return [e.asnumpy() for e in embed(*[Tensor(b[c]) for c in
-                                              ("text_ids", "text_mask", "image", "mel", "mel_mask")])]
+        cols = ("text_ids", "text_mask", "image", "mel", "mel_mask")
+        return [e.asnumpy() for e in embed(*[Tensor(b[c]) for c in cols])]
 
     def mels(b, task):
         memory, mask = engine.memory(b, ("text",) if task == "t2s" else ("image",))
@@ -72,21 +73,28 @@ def mindir_calls(rt):
     return retrieve, mels
 
 
-def time_task(engine, retrieve, mels, batch, task, repeats):
+def task_call(engine, retrieve, mels, batch, task):
     calls = {"retrieve": lambda: retrieve(batch), "t2s": lambda: mels(batch, "t2s"),
              "i2s": lambda: mels(batch, "i2s"),
              "t2i": lambda: engine.images(batch, "t2i", seed=0),
              "s2i": lambda: engine.images(batch, "s2i", seed=0)}
-    call = calls.get(task) or (lambda: engine.text(batch, task, beam_size=4))
-    t = time.perf_counter()
-    call()
-    first = time.perf_counter() - t
-    times = []
-    for _ in range(repeats):
+    return calls.get(task) or (lambda: engine.text(batch, task, beam_size=4))
+
+
+def time_paths(calls: dict, repeats: int) -> dict:
+    """First call and median of ``repeats`` calls per path; the paths take turns within each
+    repeat, so that load from other processes on a shared machine falls on both alike."""
+    first, times = {}, {name: [] for name in calls}
+    for name, call in calls.items():
         t = time.perf_counter()
         call()
-        times.append(time.perf_counter() - t)
-    return first, statistics.median(times)
+        first[name] = time.perf_counter() - t
+    for _ in range(repeats):
+        for name, call in calls.items():
+            t = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - t)
+    return {name: (first[name], statistics.median(times[name])) for name in calls}
 
 
 def main(argv=None) -> int:
@@ -126,8 +134,8 @@ def main(argv=None) -> int:
                  "mindir": (rt, *mindir_calls(rt))}
         for task in tasks:
             row = {"task": task, "batch": bs}
-            for name, (eng, retrieve, mels) in paths.items():
-                first, median = time_task(eng, retrieve, mels, batch, task, args.repeats)
+            calls = {name: task_call(*p, batch, task) for name, p in paths.items()}
+            for name, (first, median) in time_paths(calls, args.repeats).items():
                 row[f"{name}_first_s"], row[f"{name}_s"] = round(first, 4), round(median, 4)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
