@@ -39,8 +39,12 @@ def loaded(tiny_run):
     return model, cfg, load_matching(tiny_run[0], cfg.model.unified_dim)
 
 
-def test_every_task_graph_and_the_matching_scorer_are_exported(exported):
+def test_every_task_graph_and_the_matching_scorer_are_exported(exported, tiny_run):
+    import hashlib
+    from zidong.train.checkpoint import checkpoints
     _, info = exported
+    ckpt = checkpoints(tiny_run[0])[-1]
+    assert info["source"]["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     needed = {g for names in TASK_GRAPHS.values() for g in names} | {"match"}
     assert set(info["graphs"]) == needed and not info["not_exported"]
     assert info["tasks"] == list(TASK_GRAPHS)

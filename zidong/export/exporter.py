@@ -14,7 +14,7 @@ from zidong.audio.features import LOG_MEL_FLOOR, LOG_MEL_MEAN, LOG_MEL_STD
 from zidong.config.special_tokens import BOS_ID, EOS_ID, LANG_IDS, LANG_INDEX, PAD_ID
 from zidong.eval.load import load_matching, load_run, resolve_checkpoint
 from zidong.export.bundle import (FORMAT_VERSION, MANIFEST, TASK_GRAPHS, TASKS, TOKENIZER,
-                                  file_record)
+                                  file_record, sha256_file)
 from zidong.export.graphs import graph_specs, input_placeholders
 
 
@@ -97,8 +97,8 @@ def export_run(run, out, tasks=None, log=sys.stderr) -> dict:
     info = {
         "format_version": FORMAT_VERSION, "zidong": __version__, "mindspore": ms.__version__,
         "format": "MINDIR", "batch": "dynamic (null in shapes)",
-        "source": {"checkpoint": str(ckpt.resolve()), "step": meta.get("step"),
-                   "config": meta["config"].get("name")},
+        "source": {"checkpoint": str(ckpt.resolve()), "sha256": sha256_file(ckpt),
+                   "step": meta.get("step"), "config": meta["config"].get("name")},
         "tasks": [t for t in tasks if all(g in graphs for g in TASK_GRAPHS[t])],
         "graphs": graphs, "not_exported": skipped,
         "tokenizer": file_record(tok), "preprocessing": preprocessing(cfg),
