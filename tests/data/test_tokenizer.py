@@ -55,3 +55,9 @@ def test_a_tokenizer_from_before_language_tokens_still_loads():
         byte_fallback=True, minloglevel=2)
     old = Tokenizer(buf.getvalue())
     assert old.lang_ids == {} and old.start_id("en") == BOS_ID   # what such runs trained with
+
+
+def test_ids_beyond_the_tokenizer_decode_to_nothing(tokenizer):
+    """The decoder's vocabulary (model.text.vocab_size) can be larger than the tokenizer's."""
+    ids = tokenizer.encode("a big red star")
+    assert tokenizer.decode(ids + [tokenizer.vocab_size, tokenizer.vocab_size + 7]) == "a big red star"

@@ -109,7 +109,9 @@ class Tokenizer:
         return self.lang_ids.get(lang, BOS_ID)
 
     def decode(self, ids: Iterable[int]) -> str:
-        keep = [int(i) for i in ids if int(i) not in self.specials]
+        # the text decoder's vocabulary is model.text.vocab_size, often more pieces than a
+        # corpus-trained tokenizer has: an under-trained decoder can emit ids with no piece
+        keep = [int(i) for i in ids if int(i) not in self.specials and int(i) < self.vocab_size]
         return join_cjk(self.sp.decode(keep))
 
 
