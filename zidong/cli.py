@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scorer_parsers(sub)
     from zidong.tasks.cli import add_task_parsers
     add_task_parsers(sub)
-    from zidong.export.cli import add_export_parsers; add_export_parsers(sub)  # noqa: E702
+    from zidong.export.cli import add_export_parsers
+    add_export_parsers(sub)
     return parser
 
 

@@ -40,6 +40,27 @@ def test_a_truncated_checkpoint_is_named(ckpt, tmp_path):
         read_tensors(bad)
 
 
+def test_a_checkpoint_modified_in_place_fails_its_sha256(ckpt, tmp_path):
+    import shutil
+
+    from zidong.train.checkpoint import digest_path, load_state
+    assert digest_path(ckpt).is_file()             # written beside every checkpoint
+    bad = tmp_path / ckpt.name
+    shutil.copy(ckpt, bad)
+    shutil.copy(digest_path(ckpt), digest_path(bad))
+    load_state(bad)                                # an intact copy loads
+    data = bytearray(bad.read_bytes())
+    data[len(data) // 2] ^= 0xFF                   # same size: only the digest can tell
+    bad.write_bytes(bytes(data))
+    for load in (load_state, read_tensors):
+        with pytest.raises(ValueError, match=r"SHA-256 .* does not match .*corrupted or was modif"):
+            load(bad)
+    out = tmp_path / "copy.ckpt"
+    convert(ckpt, out)
+    assert digest_path(out).read_text().split()[0] != digest_path(ckpt).read_text().split()[0]
+    read_tensors(out)                              # a converted file carries its own digest
+
+
 def test_another_config_loads_only_with_a_report(ckpt):
     from zidong.config import load_config
     from zidong.models import create_model

@@ -26,6 +26,8 @@ def test_the_run_has_everything_a_user_looks_for(straight):
         assert (run / name).is_file(), name
     assert [p.name for p in checkpoints(run)] == ["step_0000003.safetensors",
                                                   "step_0000006.safetensors"]
+    assert sorted(p.name for p in run.glob("*.sha256")) == [
+        p.name + ".sha256" for p in checkpoints(run)]     # a digest beside each kept checkpoint
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6]
     for o in OBJECTIVES:

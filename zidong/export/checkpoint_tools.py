@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import mindspore as ms
 
+from zidong.train.checkpoint import digest_path, sha256_file, verify
+
 FORMATS = {".ckpt": "ckpt", ".safetensors": "safetensors"}
 META = "meta."
 
@@ -32,6 +34,7 @@ def read_tensors(path) -> dict:
     fmt = _format(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    verify(path)
     try:
         data = ms.load_checkpoint(str(path), format=fmt)
     except Exception as e:  # MindSpore raises several types for a truncated or foreign file
@@ -79,6 +82,7 @@ def convert(src, dst) -> dict:
                          f"e.g. {bad[:3]})")
     os.chmod(tmp, 0o644)
     os.replace(tmp, dst)
+    digest_path(dst).write_text(f"{sha256_file(dst)}  {dst.name}\n")
     return {"tensors": len(tensors), "from": str(src), "to": str(dst)}
 
 

@@ -1,12 +1,14 @@
 """Training checkpoints: one safetensors file holding the model, the optimizer, the step, the RNG
 state, the data position, the config and the tokenizer; written atomically (temp file + rename),
-the last K kept.
+the last K kept. A ``.sha256`` file beside each checkpoint lets a load detect a corrupted or
+modified file (a truncated one MindSpore already refuses).
 
 safetensors stores tensors only, so scalars and text travel as small tensors under a ``meta.``
 prefix (JSON and tokenizer bytes as uint8).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -32,8 +34,36 @@ def save_state(path: str | Path, params, meta: dict, blobs: dict[str, bytes]) ->
         tmp.unlink()
     ms.save_checkpoint(items, str(tmp), format="safetensors", append_dict=extra)
     os.chmod(tmp, 0o644)  # MindSpore writes 0400; a later run may need to replace it
+    digest = tmp.with_name(tmp.name + ".sha256")
+    digest.write_text(f"{sha256_file(tmp)}  {path.name}\n")
     os.replace(tmp, path)
+    os.replace(digest, digest_path(path))
     return path
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def verify(path: Path) -> None:
+    """Raise if ``path`` does not match the SHA-256 saved beside it (files written before the
+    digests existed have none, and are not checked)."""
+    digest = digest_path(path)
+    if not digest.is_file():
+        return
+    want = digest.read_text().split()[0]
+    got = sha256_file(path)
+    if got != want:
+        raise ValueError(f"{path}: SHA-256 {got[:16]}… does not match {digest.name} "
+                         f"({want[:16]}…): the checkpoint is corrupted or was modified")
 
 
 def load_state(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
@@ -41,6 +71,7 @@ def load_state(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    verify(path)
     try:
         data = ms.load_checkpoint(str(path), format="safetensors")
     except Exception as e:  # a truncated or foreign file: say which
@@ -61,3 +92,4 @@ def prune(run_dir: str | Path, keep: int) -> None:
     for p in checkpoints(run_dir)[:-keep] if keep > 0 else []:
         os.chmod(p, 0o600)
         p.unlink()
+        digest_path(p).unlink(missing_ok=True)
