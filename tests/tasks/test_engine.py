@@ -30,11 +30,14 @@ def test_text_tasks_give_one_string_per_sample(engine, batch):
 
 
 def test_caption_language_is_the_decoders_first_token(engine, batch, monkeypatch):
-    import zidong.tasks.engine as eng
+    import zidong.tasks.runner as runner
     seen = []
-    real = eng.generate_text
-    monkeypatch.setattr(eng, "generate_text",
-                        lambda *a, start=None, **k: seen.append(list(start)) or real(*a, start=start, **k))
+    real = runner.decode_text
+
+    def spy(make_step, memory, mask, max_len, start, *a, **k):
+        seen.append(list(start))
+        return real(make_step, memory, mask, max_len, start, *a, **k)
+    monkeypatch.setattr(runner, "decode_text", spy)
     engine.text(batch, "caption", lang="zh", beam_size=1, method="greedy")
     assert set(seen[0]) == {engine.tokenizer.start_id("zh")} != {engine.tokenizer.start_id("en")}
 

@@ -2,46 +2,31 @@
 config), without the model classes: nothing here imports ``zidong.models`` or the run loader, so
 a deployment needs neither (tested with ``zidong.models`` made unimportable).
 
-It mirrors ``zidong.tasks.engine.TaskEngine`` step for step (same preprocessing, same batch
-padding, same search functions), so that the same inputs and seed give the same outputs; the
-parity tests in ``tests/export`` hold the two to that.
+What the tasks do around the graphs (preprocessing, batch padding, languages, search) is
+``zidong.tasks.runner.TaskRunner``, shared with the checkpoint's ``TaskEngine``; this class
+supplies the exported graphs, plus retrieval from the embedder graphs. The parity tests in
+``tests/export`` hold the two paths to the same outputs.
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from mindspore import Tensor
 
-from zidong.audio import denormalize_log_mel, mel_to_audio
+from zidong.audio import mel_to_audio
 from zidong.config import config_from_dict
-from zidong.config.special_tokens import EOS_ID, LANG_INDEX, PAD_ID
-from zidong.data.manifest import Sample, write_manifest
-from zidong.data.pipeline import DataPipeline
 from zidong.data.tokenizer import Tokenizer
-from zidong.decoding import beam_search, greedy_search, sample_search
 from zidong.export.bundle import MANIFEST, Bundle
-from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT
+from zidong.tasks.runner import BATCH_COLUMNS, TaskRunner
+from zidong.tasks.spec import MODALITIES
 
-LANG_NAMES = tuple(LANG_INDEX)
-BATCH_COLUMNS = ("text_ids", "text_mask", "image", "mel", "mel_mask")
 EMBED_INPUTS = {"text": ("text_ids", "text_mask"), "image": ("image",),
                 "speech": ("mel", "mel_mask")}
 GRIFFIN_LIM_ITERATIONS = 32  # as zidong.models.vocoder.GriffinLimVocoder
 
 
-def _pad_rows(x: np.ndarray, n: int) -> np.ndarray:
-    return x if len(x) == n else np.concatenate([x, np.repeat(x[-1:], n - len(x), 0)])
-
-
-def _graph_step(graph, memory: Tensor, mask: Tensor):
-    def step(ids: np.ndarray) -> np.ndarray:
-        return graph(Tensor(np.asarray(ids, np.int32)), memory, mask).asnumpy()
-    return step
-
-
-class MindirEngine:
+class MindirEngine(TaskRunner):
     def __init__(self, folder, batch_size: int = 16):
         self.bundle = Bundle(folder)
         self.cfg = config_from_dict(self.bundle.info["config"],
@@ -49,36 +34,26 @@ class MindirEngine:
         self.tokenizer = Tokenizer.load(self.bundle.tokenizer_path())
         self.batch_size = batch_size
 
-    # ---- inputs (as TaskEngine: the training pipeline without masking) ------------------------
-    def batches(self, manifest, batch_size: int | None = None):
-        pipe = DataPipeline(manifest, self.cfg, self.tokenizer, batch_size or self.batch_size,
-                            shuffle=False, masking=False, drop_remainder=False)
-        yield from pipe.iterate(0)
+    # ---- the graphs the shared runner calls -----------------------------------------------------
+    def _require(self, task: str) -> None:
+        self.bundle.require(task)
 
-    def batch_of(self, text: str | None = None, image: str | None = None,
-                 audio: str | None = None, lang: str = "en") -> dict:
-        sample = Sample(id="input", text=text, lang=lang if text or audio else None,
-                        image=str(Path(image).resolve()) if image else None,
-                        audio=str(Path(audio).resolve()) if audio else None)
-        with tempfile.TemporaryDirectory() as tmp:
-            manifest = Path(tmp) / "input.jsonl"
-            write_manifest(manifest, [sample])
-            pipe = DataPipeline(manifest, self.cfg, self.tokenizer, 1, shuffle=False,
-                                masking=False, drop_remainder=False, strict=True)
-            return next(iter(pipe.iterate(0)))
+    def _fuse(self, cols, presence):
+        return self.bundle.graph("memory")(*cols, presence)
 
-    # ---- graphs ---------------------------------------------------------------------------------
-    def memory(self, batch: dict, use: tuple[str, ...]):
-        want = np.array([m in use for m in MODALITIES], np.float32)
-        lacking = np.flatnonzero(((batch["presence"] * want) != want).any(1))
-        if len(lacking):
-            raise ValueError(f"sample index {int(batch['index'][lacking[0]])} lacks a modality the "
-                             f"task needs ({', '.join(use)})")
-        n = self.batch_size
-        cols = [Tensor(_pad_rows(np.asarray(batch[c]), n)) for c in BATCH_COLUMNS]
-        memory, mask = self.bundle.graph("memory")(*cols, Tensor(np.tile(want, (n, 1))))
-        return memory, mask
+    def _decoder(self, kind: str):
+        return self.bundle.graph(f"{kind}_step")
 
+    def _pixels(self, codes):
+        return self.bundle.graph("vq_decode")(Tensor(codes)).asnumpy()
+
+    def _speech_decoder(self):
+        return self.bundle.graph("speech_decoder")
+
+    def _vocode(self, logmel):
+        return mel_to_audio(logmel, self.cfg.model.speech, GRIFFIN_LIM_ITERATIONS, 0)
+
+    # ---- retrieval ------------------------------------------------------------------------------
     def embed(self, batch: dict, modality: str) -> np.ndarray:
         """(N, D) unified-space embeddings of one modality of a batch (no padding: the batch
         dimension is dynamic)."""
@@ -146,77 +121,3 @@ class MindirEngine:
         for r in ranked:
             r["match_prob"] = probs[r["index"]]
         return sorted(ranked, key=lambda r: -r["match_prob"])
-
-    # ---- tasks ----------------------------------------------------------------------------------
-    def text(self, batch: dict, task: str, lang: str | None = None, beam_size: int = 4,
-             method: str = "beam") -> list[str]:
-        self.bundle.require(task)
-        memory, mask = self.memory(batch, CONDITION[task])
-        n = len(batch["index"])
-        langs = [lang or (LANG_NAMES[int(i)] if int(i) < len(LANG_NAMES) else LANG_NAMES[0])
-                 for i in batch["lang_id"]]
-        starts = _pad_rows(np.array([self.tokenizer.start_id(x) for x in langs], np.int32),
-                           self.batch_size)
-        graph, max_len = self.bundle.graph("text_step"), self.cfg.model.text.max_len
-        rows = self.batch_size
-        if method == "greedy":
-            ids = greedy_search(_graph_step(graph, memory, mask), rows, max_len, starts, EOS_ID,
-                                PAD_ID)
-        elif method == "beam":
-            mem = Tensor(np.repeat(memory.asnumpy(), beam_size, 0))
-            msk = Tensor(np.repeat(mask.asnumpy(), beam_size, 0))
-            ids = beam_search(_graph_step(graph, mem, msk), rows, max_len, starts, EOS_ID,
-                              beam_size, 1.0, PAD_ID)
-        else:
-            raise ValueError(f"method must be 'greedy' or 'beam', got {method!r}")
-        return [self.tokenizer.decode(row) for row in ids[:n]]
-
-    def image_codes(self, batch: dict, task: str, temperature: float = 1.0, top_k: int = 0,
-                    seed: int = 0) -> np.ndarray:
-        """(batch_size, grid*grid) VQ codes, padding rows included (they draw from the same
-        random stream, so they are part of what makes a seed reproducible)."""
-        self.bundle.require(task)
-        memory, mask = self.memory(batch, CONDITION[task])
-        m = self.cfg.model
-        rows = sample_search(_graph_step(self.bundle.graph("image_step"), memory, mask),
-                             self.batch_size, m.image_tokens, m.image_tokenizer.codebook_size,
-                             None, temperature, top_k, seed, pad=0)
-        return np.asarray(rows, np.int32)
-
-    def images(self, batch: dict, task: str, temperature: float = 1.0, top_k: int = 0,
-               seed: int = 0) -> np.ndarray:
-        """(N, H, W, 3) uint8."""
-        codes = self.image_codes(batch, task, temperature, top_k, seed)
-        x = self.bundle.graph("vq_decode")(Tensor(codes)).asnumpy()[:len(batch["index"])]
-        d = self.cfg.data
-        x = np.clip(x * d.image_std + d.image_mean, 0.0, 1.0)
-        return (x.transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
-
-    def mels(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
-        """Normalised log-mel (frames, n_mels) per sample, as long as the length predictor says."""
-        self.bundle.require(task)
-        memory, mask = self.memory(batch, CONDITION[task])
-        if lang is not None and lang not in LANG_INDEX:
-            raise ValueError(f"no speech language {lang!r}; known: {', '.join(LANG_INDEX)}")
-        ids = np.array([LANG_INDEX[lang] if lang else
-                        (int(i) if int(i) < len(LANG_NAMES) else LANG_INDEX["en"])
-                        for i in batch["lang_id"]], np.int32)
-        lang_t = Tensor(_pad_rows(ids, self.batch_size))
-        graph, max_frames = self.bundle.graph("speech_decoder"), self.cfg.model.speech.max_frames
-        dummy = Tensor(np.full((self.batch_size,), max_frames, np.float32))
-        _, frac = graph(memory, mask, dummy, lang_t)
-        lengths = np.clip(np.rint(frac.asnumpy() * max_frames), 1, max_frames).astype(np.float32)
-        mel = graph(memory, mask, Tensor(lengths), lang_t)[0].asnumpy()
-        return [mel[i, :int(lengths[i])] for i in range(len(batch["index"]))]
-
-    def speech(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
-        sc = self.cfg.model.speech
-        return [mel_to_audio(denormalize_log_mel(m), sc, GRIFFIN_LIM_ITERATIONS, 0)
-                for m in self.mels(batch, task, lang)]
-
-    def run(self, batch: dict, task: str, **kw):
-        if task not in CONDITION:
-            raise ValueError(f"unknown task {task!r}; available: {', '.join(CONDITION)}")
-        kind = OUTPUT[task]
-        return (self.text if kind == "text" else self.images if kind == "image"
-                else self.speech)(batch, task, **kw)
