@@ -9,9 +9,10 @@ No model classes are imported here: this is what the runtime reads.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
+
+from zidong.integrity import sha256_file
 
 FORMAT_VERSION = 1
 MANIFEST = "export.json"
@@ -30,14 +31,6 @@ TASKS = tuple(TASK_GRAPHS)
 
 class BundleError(ValueError):
     """An export folder that cannot be used: missing, truncated or modified files."""
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def file_record(path: Path) -> dict:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import mindspore as ms
 
-from zidong.train.checkpoint import digest_path, sha256_file, verify
+from zidong.integrity import sha256_file
+from zidong.train.checkpoint import digest_path, verify
 
 FORMATS = {".ckpt": "ckpt", ".safetensors": "safetensors"}
 META = "meta."

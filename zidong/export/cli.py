@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from zidong.tasks.generate import ARGUMENT
-from zidong.tasks.spec import CONDITION, OUTPUT
+from zidong.tasks.generate import check_inputs
+from zidong.tasks.spec import CONDITION
 
 INFER_TASKS = ("retrieve",) + tuple(CONDITION)
 MODALITY_OF = {"text": "text", "image": "image", "audio": "speech"}
@@ -44,33 +44,15 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _check_inputs(task: str, given: dict) -> None:
-    if task == "retrieve":
-        if sum(bool(v) for v in given.values()) != 1:
-            raise ValueError("task retrieve takes one query: --text, --image or --audio")
-        needed = [a for a, v in given.items() if v]
-    else:
-        needed = [ARGUMENT[m] for m in CONDITION[task]]
-        missing = [f"--{a}" for a in needed if not given[a]]
-        if missing:
-            raise ValueError(f"task {task} needs {' and '.join(missing)}")
-        extra = [f"--{a}" for a, v in given.items() if v and a not in needed]
-        if extra:
-            raise ValueError(f"task {task} does not use {' or '.join(extra)}")
-    for a in ("image", "audio"):
-        if given[a] and not Path(given[a]).is_file():
-            raise FileNotFoundError(f"--{a} {given[a]}: no such file")
-
-
 def infer(task: str, mindir, out, text=None, image=None, audio=None, lang: str = "en",
           seed: int = 0, temperature: float = 1.0, top_k: int = 0, beam_size: int = 4,
           data=None, target: str | None = None, top: int = 10, rerank: int = 0) -> dict:
     """What ``zidong generate`` does, from an export folder; plus ``retrieve`` (a query against
     the samples of a manifest). Writes the same files as ``generate`` and ``infer.json``."""
     from zidong.export.infer import MindirEngine
-    from zidong.tasks.generate import save_png, save_wav
+    from zidong.tasks.generate import write_output
     given = {"text": text, "image": image, "audio": audio}
-    _check_inputs(task, given)
+    check_inputs(task, given)
     if task == "retrieve" and not (data and target):
         raise ValueError("task retrieve needs --data (the candidates' manifest) and --target")
     out = Path(out)
@@ -86,20 +68,9 @@ def infer(task: str, mindir, out, text=None, image=None, audio=None, lang: str =
         (out / "ranking.json").write_text(json.dumps(ranked, indent=1, ensure_ascii=False))
         record.update(output=str(out / "ranking.json"), data=str(data), target=target,
                       ranking=[r["id"] for r in ranked])
-    elif OUTPUT[task] == "text":
-        result = engine.text(batch, task, lang=lang if task == "caption" else None,
-                             beam_size=beam_size)[0]
-        (out / "output.txt").write_text(result + "\n", encoding="utf-8")
-        record.update(output=str(out / "output.txt"), text=result)
-    elif OUTPUT[task] == "image":
-        pixels = engine.images(batch, task, temperature, top_k, seed)[0]
-        record.update(output=str(save_png(out / "image.png", pixels)), seed=seed,
-                      temperature=temperature, top_k=top_k)
     else:
-        wave = engine.speech(batch, task, lang=lang if task == "i2s" else None)[0]
-        sr = engine.cfg.model.speech.sample_rate
-        record.update(output=str(save_wav(out / "speech.wav", wave, sr)),
-                      seconds=round(len(wave) / sr, 2))
+        record.update(write_output(engine, batch, task, out, lang, seed, temperature, top_k,
+                                   beam_size))
     (out / "infer.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
     return record
 

@@ -14,8 +14,9 @@ from zidong.audio.features import LOG_MEL_FLOOR, LOG_MEL_MEAN, LOG_MEL_STD
 from zidong.config.special_tokens import BOS_ID, EOS_ID, LANG_IDS, LANG_INDEX, PAD_ID
 from zidong.eval.load import load_matching, load_run, resolve_checkpoint
 from zidong.export.bundle import (FORMAT_VERSION, MANIFEST, TASK_GRAPHS, TASKS, TOKENIZER,
-                                  file_record, sha256_file)
+                                  file_record)
 from zidong.export.graphs import graph_specs, input_placeholders
+from zidong.integrity import sha256_file
 
 
 def _replace(path: Path) -> None:

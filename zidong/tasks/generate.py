@@ -14,6 +14,25 @@ from zidong.tasks.spec import CONDITION, OUTPUT
 ARGUMENT = {"text": "text", "image": "image", "speech": "audio"}
 
 
+def check_inputs(task: str, given: dict) -> None:
+    """Refuse a task given an input it does not use, or missing one it needs (named by its
+    flag); ``retrieve`` takes exactly one query. Files must exist."""
+    if task == "retrieve":
+        if sum(bool(v) for v in given.values()) != 1:
+            raise ValueError("task retrieve takes one query: --text, --image or --audio")
+    else:
+        needed = [ARGUMENT[m] for m in CONDITION[task]]
+        missing = [f"--{a}" for a in needed if not given[a]]
+        if missing:
+            raise ValueError(f"task {task} needs {' and '.join(missing)}")
+        extra = [f"--{a}" for a, v in given.items() if v and a not in needed]
+        if extra:
+            raise ValueError(f"task {task} does not use {' or '.join(extra)}")
+    for a in ("image", "audio"):
+        if given[a] and not Path(given[a]).is_file():
+            raise FileNotFoundError(f"--{a} {given[a]}: no such file")
+
+
 def save_png(path: Path, pixels: np.ndarray) -> Path:
     from PIL import Image
     Image.fromarray(pixels).save(path)
@@ -34,16 +53,7 @@ def generate(task: str, ckpt, out, text: str | None = None, image: str | None = 
     if task not in CONDITION:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(CONDITION)}")
     given = {"text": text, "image": image, "audio": audio}
-    needed = [ARGUMENT[m] for m in CONDITION[task]]
-    missing = [f"--{a}" for a in needed if not given[a]]
-    if missing:
-        raise ValueError(f"task {task} needs {' and '.join(missing)}")
-    extra = [f"--{a}" for a, v in given.items() if v and a not in needed]
-    if extra:
-        raise ValueError(f"task {task} does not use {' or '.join(extra)}")
-    for a in ("image", "audio"):
-        if given[a] and not Path(given[a]).is_file():
-            raise FileNotFoundError(f"--{a} {given[a]}: no such file")
+    check_inputs(task, given)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     from zidong.tasks.engine import TaskEngine
@@ -51,20 +61,28 @@ def generate(task: str, ckpt, out, text: str | None = None, image: str | None = 
     batch = engine.batch_of(text, image, audio, lang)
     record = {"task": task, "checkpoint": str(ckpt), "step": engine.meta["step"],
               "inputs": {k: v for k, v in given.items() if v}, "lang": lang}
-    kind = OUTPUT[task]
-    if kind == "text":
-        result = engine.text(batch, task, lang=lang if task == "caption" else None,
-                             beam_size=beam_size)[0]
-        (out / "output.txt").write_text(result + "\n", encoding="utf-8")
-        record.update(output=str(out / "output.txt"), text=result)
-    elif kind == "image":
-        pixels = engine.images(batch, task, temperature, top_k, seed)[0]
-        record.update(output=str(save_png(out / "image.png", pixels)), seed=seed,
-                      temperature=temperature, top_k=top_k)
-    else:
-        wave = engine.speech(batch, task, lang=lang if task == "i2s" else None)[0]
-        sr = engine.cfg.model.speech.sample_rate
-        record.update(output=str(save_wav(out / "speech.wav", wave, sr)),
-                      seconds=round(len(wave) / sr, 2))
+    record.update(write_output(engine, batch, task, out, lang, seed, temperature, top_k,
+                               beam_size))
     (out / "generate.json").write_text(json.dumps(record, indent=1, ensure_ascii=False))
     return record
+
+
+def write_output(runner, batch: dict, task: str, out: Path, lang: str, seed: int,
+                 temperature: float, top_k: int, beam_size: int) -> dict:
+    """Run one generation task on a one-sample batch with any ``TaskRunner`` (checkpoint or
+    MINDIR) and write ``output.txt``, ``image.png`` or ``speech.wav``; returns what to record.
+    ``lang`` chooses a caption's language and i2s's spoken one; other tasks use the input's."""
+    kind = OUTPUT[task]
+    if kind == "text":
+        result = runner.text(batch, task, lang=lang if task == "caption" else None,
+                             beam_size=beam_size)[0]
+        (out / "output.txt").write_text(result + "\n", encoding="utf-8")
+        return {"output": str(out / "output.txt"), "text": result}
+    if kind == "image":
+        pixels = runner.images(batch, task, temperature, top_k, seed)[0]
+        return {"output": str(save_png(out / "image.png", pixels)), "seed": seed,
+                "temperature": temperature, "top_k": top_k}
+    wave = runner.speech(batch, task, lang=lang if task == "i2s" else None)[0]
+    sr = runner.cfg.model.speech.sample_rate
+    return {"output": str(save_wav(out / "speech.wav", wave, sr)),
+            "seconds": round(len(wave) / sr, 2)}

@@ -8,7 +8,6 @@ prefix (JSON and tokenizer bytes as uint8).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import mindspore as ms
+
+from zidong.integrity import sha256_file
 
 META = "meta."
 
@@ -39,14 +40,6 @@ def save_state(path: str | Path, params, meta: dict, blobs: dict[str, bytes]) ->
     os.replace(tmp, path)
     os.replace(digest, digest_path(path))
     return path
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def digest_path(path: Path) -> Path:
