@@ -92,6 +92,8 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
                 limit: int = 64, log=print) -> dict:
     from zidong.train.pretrain import default_corpus
     corpus = default_corpus(log)
+    if corpus.is_relative_to(Path.cwd()):   # commands in the document read as typed
+        corpus = corpus.relative_to(Path.cwd())
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "bench_tasks.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
@@ -110,7 +112,7 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
                                                                 time.gmtime())}
             record_path.write_text(json.dumps(record, indent=1))
             log(f"[{name}] done in {seconds / 60:.1f} min")
-        record["stages"].setdefault(name, {"argv": argv})
+        record["stages"].setdefault(name, {})["argv"] = argv
     write_doc(doc, out, record, pretrained, limit)
     return record
 
