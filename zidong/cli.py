@@ -96,6 +96,20 @@ def cmd_data_tokenizer(args) -> int:
     return 0
 
 
+def cmd_data_mix(args) -> int:
+    import json
+
+    from zidong.data.manifest import DataError
+    from zidong.data.mix import mix_manifests, parse_take
+    try:
+        result = mix_manifests(args.out, [parse_take(t) for t in args.take], args.seed)
+    except (DataError, FileNotFoundError) as e:
+        print(f"zidong: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 def cmd_data_vqa(args) -> int:
     import json
 
@@ -264,6 +278,13 @@ def _add_data_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lang", default="each", help="en, zh, or each (the sample's own language)")
     p.set_defaults(func=cmd_data_vqa)
+    p = data.add_parser("mix", help="one manifest from several, each at its own fraction "
+                        "(e.g. new data plus a replay of the original)")
+    p.add_argument("--take", action="append", required=True, metavar="MANIFEST[=FRACTION]",
+                   help="a manifest and the fraction of it to take (default 1); repeatable")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_mix)
     p = data.add_parser("bench", help="pipeline vs model throughput (samples/s)")
     p.add_argument("--data", required=True, help="manifest or packed MindRecord")
     p.add_argument("--tokenizer", default=None)
