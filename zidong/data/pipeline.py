@@ -28,8 +28,12 @@ class DataPipeline:
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.num_shards, self.shard_id, self.drop_remainder = num_shards, shard_id, drop_remainder
         self.mindrecord = is_mindrecord(self.path)
+        self.raw_columns = RAW_COLUMNS
         if self.mindrecord:
             self.source, self.size, self.manifest_problems = None, count_mindrecord(self.path), []
+            import mindspore.dataset as ds
+            if "answer" not in ds.MindDataset(str(self.path), shuffle=False).get_col_names():
+                self.raw_columns = [c for c in RAW_COLUMNS if c != "answer"]  # packed before it
         else:
             self.source = ManifestSource(self.path, strict=strict)
             self.size, self.manifest_problems = len(self.source), self.source.problems
@@ -72,11 +76,11 @@ class DataPipeline:
         self.processor.start_epoch(epoch, self.hide_slots(indices))
         workers = self.cfg.data.workers
         if self.mindrecord:
-            data = ds.MindDataset(str(self.path), columns_list=RAW_COLUMNS, sampler=sampler)
+            data = ds.MindDataset(str(self.path), columns_list=self.raw_columns, sampler=sampler)
         else:
             data = ds.GeneratorDataset(self.source, column_names=RAW_COLUMNS, sampler=sampler,
                                        num_parallel_workers=1, python_multiprocessing=False)
-        data = data.map(operations=self.processor, input_columns=RAW_COLUMNS,
+        data = data.map(operations=self.processor, input_columns=self.raw_columns,
                         output_columns=COLUMNS + ["valid"], num_parallel_workers=workers,
                         python_multiprocessing=False)
         data = data.filter(predicate=_is_valid, input_columns=["valid"])

@@ -22,11 +22,11 @@ from zidong.data.media import decode_audio, decode_image
 
 # what a reader yields per sample
 RAW_COLUMNS = ["index", "line", "id", "text", "lang", "image", "audio", "has", "label", "error",
-               "image_path", "audio_path"]
+               "image_path", "audio_path", "answer"]
 # what a batch holds (B leading); the order is the order of the dataset's columns
 COLUMNS = ["text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
            "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
-           "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index"]
+           "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index", "answer"]
 
 
 @dataclass
@@ -89,17 +89,18 @@ class SampleProcessor:
                 z(m.vision_patches, np.float32),
                 np.full((t, m.speech.n_mels), normalize_log_mel(LOG_MEL_FLOOR), np.float32),
                 z(t, np.float32), z(t, np.float32), np.float32(0), z(3, np.float32),
-                z(3, np.float32), np.int32(-1), np.int32(2), np.int32(-1))
+                z(3, np.float32), np.int32(-1), np.int32(2), np.int32(-1), np.float32(0))
 
     def __call__(self, index, line, sid, text, lang, image, audio, has, label, error, image_path,
-                 audio_path):
+                 audio_path, answer=""):
         """The mindspore.dataset map function: RAW_COLUMNS -> COLUMNS + [valid]."""
         index, sid = int(index), f"{_str(sid)!r} (manifest line {int(line)})"
         try:
             if _str(error):
                 raise DataError(_str(error))
             row = self.process(index, _str(text), _str(lang), image.tobytes(), audio.tobytes(),
-                               np.asarray(has) > 0, int(label), _str(image_path), _str(audio_path))
+                               np.asarray(has) > 0, int(label), _str(image_path), _str(audio_path),
+                               _str(answer))
             return row + (np.int32(1),)
         except DataError as e:
             if self.strict:
@@ -108,12 +109,20 @@ class SampleProcessor:
             self.log.skip(index, sid, str(e))
             return self.empty() + (np.int32(0),)
 
-    def process(self, index, text, lang, image, audio, has, label, image_path, audio_path):
+    def process(self, index, text, lang, image, audio, has, label, image_path, audio_path,
+                answer=""):
         m, mk = self.m, self.cfg.data.masking
         rng = np.random.default_rng([self.seed, self.epoch, index])
         row = list(self.empty())
         if has[0]:
             row[:8] = self._text(text, lang, rng)
+        if answer:
+            # a question with its answer (VQA): the text stays visible and the text decoder
+            # learns the answer; nothing of the sample is hidden (below)
+            if not has[0] or not has[1]:
+                raise DataError("a sample with meta.answer needs its question (text) and image")
+            row[2:5] = self._decoder_target(answer, lang)
+            row[19] = np.float32(1)
         if has[1]:
             try:
                 row[8], notes = decode_image(image, m.vision.image_size, self.cfg.data.image_mean,
@@ -129,7 +138,7 @@ class SampleProcessor:
             except DataError as e:
                 raise DataError(f"{audio_path}: {e}") from None
         row[14] = has.astype(np.float32)
-        if self.masking:
+        if self.masking and not answer:
             row[15] = hide_modalities(has, self.slots.get(index), mk.single_source_prob, rng)
         lang_id = LANG_INDEX.get(lang, NUM_LANGS - 1)
         row[16], row[17], row[18] = np.int32(label), np.int32(lang_id), np.int32(index)
@@ -152,18 +161,30 @@ class SampleProcessor:
         text_ids[:n] = ids
         mask = np.zeros(lt, np.float32)
         mask[:n] = 1
-        dec_in = np.full(lt, PAD_ID, np.int32)
-        dec_in[:n + 1] = [self.tok.start_id(lang)] + ids
-        dec_target = np.full(lt, PAD_ID, np.int32)
-        dec_target[:n + 1] = ids + [EOS_ID]
-        dec_mask = np.zeros(lt, np.float32)
-        dec_mask[:n + 1] = 1
+        dec_in, dec_target, dec_mask = self._decoder_arrays(ids, lang)
         if self.masking:
             masked, pos, weight = mask_text(text_ids, n, mk.text_count, rng)
         else:
             masked, pos, weight = text_ids.copy(), np.zeros(mk.text_count, np.int32), \
                 np.zeros(mk.text_count, np.float32)
         return [text_ids, mask, dec_in, dec_target, dec_mask, masked, pos, weight]
+
+    def _decoder_arrays(self, ids, lang):
+        """Teacher-forcing input (language token first), target (EOS last) and mask."""
+        lt, n = self.m.text.max_len, len(ids)
+        dec_in = np.full(lt, PAD_ID, np.int32)
+        dec_in[:n + 1] = [self.tok.start_id(lang)] + ids
+        dec_target = np.full(lt, PAD_ID, np.int32)
+        dec_target[:n + 1] = ids + [EOS_ID]
+        dec_mask = np.zeros(lt, np.float32)
+        dec_mask[:n + 1] = 1
+        return dec_in, dec_target, dec_mask
+
+    def _decoder_target(self, answer, lang):
+        ids = self.tok.encode(answer.strip())[:self.m.text.max_len - 1]
+        if not ids:
+            raise DataError("meta.answer is empty")
+        return list(self._decoder_arrays(ids, lang))
 
     def _speech(self, audio, rng):
         sc, mk = self.m.speech, self.cfg.data.masking

@@ -33,7 +33,7 @@ OWN_PARAMS = {"mlm": "mlm.", "mim": "mim.", "msm": "msm.", "text_gen": "model.te
               "contrastive": "contrastive.", "matching": "matching."}
 BATCH = ("text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
          "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
-         "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id")
+         "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id", "answer")
 
 
 class PretrainNet(nn.Cell):
@@ -90,7 +90,7 @@ class PretrainNet(nn.Cell):
 
     def construct(self, text_ids, text_mask, dec_in, dec_target, dec_mask, text_masked,
                   text_mlm_pos, text_mlm_weight, image, image_mlm_mask, mel, mel_mask,
-                  mel_mlm_mask, mel_len, presence, hidden, lang_id, weights):
+                  mel_mlm_mask, mel_len, presence, hidden, lang_id, answer, weights):
         # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
         # task sampling can switch objectives per step without another graph)
         model = self.model
@@ -107,11 +107,14 @@ class PretrainNet(nn.Cell):
             i_emb = model.vision_encoder(image)[2]
             s_emb = model.speech_encoder(mel, mel_mask)[2]
         zero = ops.zeros((), ms.float32)
-        contrastive = self.contrastive((t_emb, i_emb, s_emb), presence) if self.on_contrastive \
+        # a question is not a caption of its image: question-answer samples (``answer`` 1) take
+        # no part in the sample level, as if their modalities were absent there
+        paired = presence * (1.0 - answer).reshape(-1, 1)
+        contrastive = self.contrastive((t_emb, i_emb, s_emb), paired) if self.on_contrastive \
             else zero
 
         # matching negatives swap one modality; everything else of the sample stays
-        (src_t, src_i, src_s), swapped = self._swap_sources((t_emb, i_emb, s_emb), presence)
+        (src_t, src_i, src_s), swapped = self._swap_sources((t_emb, i_emb, s_emb), paired)
         positive = 1.0 - swapped.max(1)
         fused_presence = presence * (1.0 - hidden)
         memory, memory_mask = model.fusion(
@@ -124,7 +127,8 @@ class PretrainNet(nn.Cell):
         which = ops.argmax(swapped, dim=1).astype(ms.int32)
         odd = ops.where(n_present >= 3, which + 1, ops.full_like(which, 4))
         labels = ops.where(positive > 0, ops.zeros_like(which), odd)
-        matching = self.matching(memory[:, 0], labels, (n_present >= 2).astype(ms.float32)) \
+        matching = self.matching(memory[:, 0], labels,
+                                 (n_present >= 2).astype(ms.float32) * (1.0 - answer)) \
             if self.on_matching else zero
 
         # token level, on real positives and on modalities the fusion saw
@@ -146,8 +150,9 @@ class PretrainNet(nn.Cell):
         text_gen, image_gen, speech_gen = zero, zero, zero
         if self.on_text:
             text_logits = model.text_decoder(dec_in[st], memory[st], memory_mask[st])
-            text_gen = self.text_gen(text_logits, dec_target[st],
-                                     dec_mask[st] * hidden[st][:, 0:1])
+            # the hidden text, or the answer to a visible question
+            learn = ops.maximum(hidden[st][:, 0:1], answer[st].reshape(-1, 1))
+            text_gen = self.text_gen(text_logits, dec_target[st], dec_mask[st] * learn)
         if self.on_image:
             code_logits = model.image_decoder(self.image_gen.decoder_input(codes[si]), memory[si],
                                               memory_mask[si])
