@@ -50,7 +50,8 @@ def _zidong(argv: list[str], log_path: Path) -> float:
 
 
 def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
-         ft_minutes: float, photo_minutes: float, limit: int) -> list[tuple[str, list[str], Path]]:
+         ft_minutes: float, photo_minutes: float, limit: int,
+         vqa_minutes: float = 10.0) -> list[tuple[str, list[str], Path]]:
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
     vqa = out / "vqa_test.jsonl"
@@ -82,6 +83,21 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     evaluate(ft, "finetuned_test", corpus / "test.jsonl", gen, ev)
     evaluate(ft, "finetuned_vqa", vqa, "vqa", lim)
     evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
+    # VQA: 10 more minutes of the fine-tune on its data mixed with one question per training
+    # scene (questions about train scenes; the evaluation asks about test scenes)
+    vqa_train, gen_vqa = out / "vqa_train.jsonl", out / "gen_vqa.jsonl"
+    stages += [
+        ("vqa_train_data", ["data", "vqa", "--data", str(corpus / "train.jsonl"), "--per-sample",
+                            "1", "--out", str(vqa_train)], vqa_train),
+        ("gen_vqa_data", ["data", "mix", "--take", str(corpus / "train.jsonl"), "--take",
+                          str(vqa_train), "--out", str(gen_vqa)], gen_vqa),
+        ("finetune_vqa", ["finetune", "--task", "generation", "--init-from", ft, "--data",
+                          str(gen_vqa), "--run-dir", str(out / "finetune_vqa"), "--steps",
+                          str(ft_steps), "--minutes", str(vqa_minutes)],
+         out / "finetune_vqa" / "summary.json")]
+    ftv = str(out / "finetune_vqa")
+    evaluate(ftv, "vqaft_vqa", vqa, "vqa", lim)
+    evaluate(ftv, "vqaft_test", corpus / "test.jsonl", gen, ev)
     stages.append(photo_stage)
     photo = str(out / "photo")
     evaluate(photo, "photo_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
@@ -103,7 +119,7 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
 
 def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
                 ft_steps: int = 500, ft_minutes: float = 30.0, photo_minutes: float = 10.0,
-                limit: int = 64, log=print) -> dict:
+                limit: int = 64, vqa_minutes: float = 10.0, log=print) -> dict:
     from zidong.train.pretrain import default_corpus
     corpus = default_corpus(log)
     if corpus.is_relative_to(Path.cwd()):   # commands in the document read as typed
@@ -111,7 +127,8 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "bench_tasks.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
-    stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit)
+    stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit,
+                  vqa_minutes)
     for name, argv, done in stages:
         if done.exists():
             log(f"[{name}] kept: {done} exists")
@@ -143,8 +160,12 @@ def _fmt(v) -> str:
 def write_doc(doc: Path, out: Path, record: dict, pretrained: str, limit: int) -> None:
     pre, ft = _metrics(out / "pretrained_test"), _metrics(out / "finetuned_test")
     comp = _metrics(out / "finetuned_compositional")
+    ftv = _metrics(out / "vqaft_test")
     pre.update(_metrics(out / "pretrained_vqa"))
     ft.update(_metrics(out / "finetuned_vqa"))
+    ftv.update(_metrics(out / "vqaft_vqa"))
+    ftv_sum = out / "finetune_vqa" / "summary.json"
+    ftv_steps = json.loads(ftv_sum.read_text())["steps"] if ftv_sum.is_file() else "—"
     scorer = json.loads((out / "scorer" / "scorer.json").read_text())
     ft_sum = json.loads((out / "finetune" / "summary.json").read_text())
     photo_sum = json.loads((out / "photo" / "summary.json").read_text())
@@ -168,15 +189,18 @@ def write_doc(doc: Path, out: Path, record: dict, pretrained: str, limit: int) -
     lines += ["", f"Fine-tuning: {ft_sum['steps']} steps in {ft_sum['train_seconds']:.0f} s "
               f"(compile {ft_sum['compile_seconds']:.0f} s). Image scorer: {t['steps']} steps "
               f"({t['samples']} rendered scenes) in {t['seconds']:.0f} s.", "",
+              f"Then + VQA: that run continued with questions about the training scenes mixed "
+              f"into its data, {ftv_steps} steps (`finetune_vqa`).", "",
               "### Targets on `test`", "",
-              "| metric | target | pretrained only | fine-tuned | fine-tuned, test_compositional |",
-              "| --- | --- | ---: | ---: | ---: |"]
+              "| metric | target | pretrained only | fine-tuned | fine-tuned, test_compositional "
+              "| fine-tuned + VQA |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for key, op, bound in TARGETS:
         lines.append(f"| {key} | {op} {_fmt(bound)} | {_fmt(pre.get(key))} | "
-                     f"{_fmt(ft.get(key))} | {_fmt(comp.get(key))} |")
+                     f"{_fmt(ft.get(key))} | {_fmt(comp.get(key))} | {_fmt(ftv.get(key))} |")
     for key in OTHER:
         lines.append(f"| {key} | | {_fmt(pre.get(key))} | {_fmt(ft.get(key))} | "
-                     f"{_fmt(comp.get(key))} |")
+                     f"{_fmt(comp.get(key))} | {_fmt(ftv.get(key))} |")
     held = scorer["heldout"]
     lines += ["", "### The image scorer's own accuracy", "",
               "Per attribute, on fresh renders it never trained on (clean, and degraded the way "

@@ -55,7 +55,8 @@ def cmd_bench_tasks(args) -> int:
 
     from zidong.tasks.bench import bench_tasks
     bench_tasks(args.pretrained, Path(args.out), Path(args.doc), args.scorer_steps,
-                args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit)
+                args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit,
+                args.vqa_minutes)
     print(f"results: {args.doc} (section 'tasks')")
     return 0
 
@@ -109,5 +110,7 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--finetune-steps", type=int, default=500)
     p.add_argument("--finetune-minutes", type=float, default=30.0)
     p.add_argument("--photo-minutes", type=float, default=10.0)
+    p.add_argument("--vqa-minutes", type=float, default=10.0, help="the fine-tune continued "
+                   "with VQA questions mixed in")
     p.add_argument("--limit", type=int, default=64, help="samples per generation task")
     p.set_defaults(func=cmd_bench_tasks)
