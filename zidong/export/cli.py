@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from zidong.tasks.cli import add_input_args
 from zidong.tasks.generate import check_inputs
 from zidong.tasks.spec import CONDITION
 
@@ -145,21 +146,13 @@ def add_export_parsers(sub) -> None:
     p = sub.add_parser("infer", help="run a task from an export folder only (no checkpoint)")
     p.add_argument("--mindir", required=True, help="folder written by `zidong export`")
     p.add_argument("--task", required=True, choices=INFER_TASKS)
-    p.add_argument("--text", default=None, help="text prompt, question, or retrieval query")
-    p.add_argument("--image", default=None, help="image file")
-    p.add_argument("--audio", default=None, help="WAV file")
-    p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
-    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (t2i, s2i)")
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
+    add_input_args(p)
     p.add_argument("--data", default=None, help="retrieve: manifest of the candidates")
     p.add_argument("--target", default=None, choices=("text", "image", "speech"),
                    help="retrieve: the candidates' modality")
     p.add_argument("--top", type=int, default=10, help="retrieve: how many to list")
     p.add_argument("--rerank", type=int, default=0, metavar="K",
                    help="retrieve: re-order the first K with the matching head")
-    p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser("ckpt", help="checkpoint tools: list tensors, convert .ckpt <-> "

@@ -61,12 +61,10 @@ def cmd_bench_tasks(args) -> int:
     return 0
 
 
-def add_task_parsers(sub) -> None:
-    p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
-                       "t2s, i2s")
-    p.add_argument("--task", required=True, choices=sorted(CONDITION))
-    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
-    p.add_argument("--text", default=None, help="text prompt (t2i, t2s) or question (vqa)")
+def add_input_args(p) -> None:
+    """The single-input options shared by ``zidong generate`` and ``zidong infer``."""
+    p.add_argument("--text", default=None, help="text prompt (t2i, t2s), question (vqa) or "
+                   "retrieval query")
     p.add_argument("--image", default=None, help="image file (caption, vqa, i2s)")
     p.add_argument("--audio", default=None, help="WAV file (asr, s2i)")
     p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
@@ -75,6 +73,14 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
     p.add_argument("--out", required=True)
+
+
+def add_task_parsers(sub) -> None:
+    p = sub.add_parser("generate", help="one task on one input: caption, asr, vqa, t2i, s2i, "
+                       "t2s, i2s")
+    p.add_argument("--task", required=True, choices=sorted(CONDITION))
+    p.add_argument("--ckpt", required=True, help="run folder or checkpoint file")
+    add_input_args(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("finetune", help="task fine-tuning: classification with a fraction of "
