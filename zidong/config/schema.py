@@ -347,15 +347,28 @@ class TrainConfig:
     temperature_lr_scale: float = 10.0  # the contrastive temperature learns this much faster
     task_sampling: bool = False  # one level of objectives per step (the reference's way) instead of all
     clean_contrastive: bool = True  # contrastive embeddings from unmasked inputs (one more encoder pass)
+    # rows of the batch that go through the masked encoder pass, the fusion and every head but the
+    # contrastive one (0: all). Below batch_size, the remaining rows only feed the contrastive
+    # objective's clean encoder pass: more negatives per step for less than the fusion costs
+    fusion_batch: int = 0
     log_every: int = 10
     ckpt_every: int = 500
     keep_last: int = 2
     objectives: ObjectiveWeights = field(default_factory=ObjectiveWeights)
     vq: VQStageConfig = field(default_factory=VQStageConfig)
 
+    @property
+    def fused_rows(self) -> int:
+        return self.fusion_batch or self.batch_size
+
     def check(self, prefix: str = "train") -> None:
         _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",
                   "log_every", "ckpt_every", "keep_last", "temperature_lr_scale")
+        _require(0 <= self.fusion_batch <= self.batch_size, f"{prefix}.fusion_batch",
+                 f"must be in [0, batch_size={self.batch_size}], got {self.fusion_batch}")
+        _require(self.fusion_batch in (0, self.batch_size) or self.clean_contrastive,
+                 f"{prefix}.fusion_batch", f"{self.fusion_batch} < batch_size needs "
+                 f"train.clean_contrastive (the other rows only have the clean pass)")
         for name in ("weight_decay", "warmup_steps", "max_minutes"):
             v = getattr(self, name)
             _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")
@@ -388,6 +401,7 @@ class Config:
                      f"is 0, so train.objectives.{name} (weight {weight}) has nothing to predict; "
                      f"set the weight to 0 or mask something")
         used = 3 * mk.hide_per_batch + mk.match_negatives
-        _require(used <= self.train.batch_size, "data.masking.hide_per_batch",
-                 f"3 x hide_per_batch + match_negatives = {used} exceeds train.batch_size "
-                 f"({self.train.batch_size})")
+        fused = self.train.fused_rows
+        _require(used <= fused, "data.masking.hide_per_batch",
+                 f"3 x hide_per_batch + match_negatives = {used} exceeds the "
+                 f"{fused} fused rows of a batch (train.fusion_batch, else train.batch_size)")

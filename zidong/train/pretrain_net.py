@@ -6,6 +6,8 @@ Batch layout (fixed counts, set by the data pipeline): with h = hide_per_batch a
 match_negatives, samples [0, h) hide their text, [h, 2h) their image, [2h, 3h) their speech
 (modality level: each decoder runs on its own slice), [3h, 3h + n) get one modality swapped for a
 hard negative (matching); every sample feeds the token-level and contrastive objectives.
+With ``train.fusion_batch`` F < B, only the first F rows take the masked pass, the fusion and the
+token- and modality-level heads; all B rows feed the contrastive objective's clean pass.
 """
 from __future__ import annotations
 
@@ -53,6 +55,9 @@ class PretrainNet(nn.Cell):
         self.matching = Matching(d)
         self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
         self.clean_contrastive = cfg.train.clean_contrastive
+        # rows of the batch past the fusion batch feed only the clean contrastive pass (0: none)
+        fb, bs = cfg.train.fusion_batch, cfg.train.batch_size
+        self.fused_rows = fb if 0 < fb < bs else 0
         self.lt, self.lv = 1 + m.text.max_len, 1 + m.vision_patches
         self.ls = 1 + m.speech_tokens
         self.frames_per_token = 4
@@ -94,6 +99,29 @@ class PretrainNet(nn.Cell):
         # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
         # task sampling can switch objectives per step without another graph)
         model = self.model
+        zero = ops.zeros((), ms.float32)
+        # a question is not a caption of its image: question-answer samples (``answer`` 1) take
+        # no part in the sample level, as if their modalities were absent there
+        paired = presence * (1.0 - answer).reshape(-1, 1)
+        if self.clean_contrastive:
+            # masking hides the very words ("red", "star") that tell two scenes apart: the
+            # contrastive embeddings come from a second, unmasked pass of the encoders (over the
+            # whole batch; with ``train.fusion_batch`` the rest of the step sees its first rows)
+            clean = (model.text_encoder(text_ids, text_mask)[2], model.vision_encoder(image)[2],
+                     model.speech_encoder(mel, mel_mask)[2])
+            contrastive = self.contrastive(clean, paired) if self.on_contrastive else zero
+        if self.fused_rows > 0:
+            f = self.fused_rows
+            text_ids, text_mask, dec_in, dec_target = text_ids[:f], text_mask[:f], dec_in[:f], \
+                dec_target[:f]
+            dec_mask, text_masked, text_mlm_pos = dec_mask[:f], text_masked[:f], text_mlm_pos[:f]
+            text_mlm_weight, image, image_mlm_mask = text_mlm_weight[:f], image[:f], \
+                image_mlm_mask[:f]
+            mel, mel_mask, mel_mlm_mask, mel_len = mel[:f], mel_mask[:f], mel_mlm_mask[:f], \
+                mel_len[:f]
+            presence, hidden, lang_id, answer = presence[:f], hidden[:f], lang_id[:f], answer[:f]
+            paired = paired[:f]
+            clean = (clean[0][:f], clean[1][:f], clean[2][:f])
         codes = ops.stop_gradient(model.image_tokenizer.encode(image))  # frozen VQ: targets
         # encoders on the token-masked inputs (one pass serves every objective)
         t_tok, t_msk, t_emb = model.text_encoder(text_masked, text_mask)
@@ -101,17 +129,10 @@ class PretrainNet(nn.Cell):
         spans = mel_mlm_mask.reshape(mel.shape[0], -1, 1)
         s_tok, s_msk, s_emb = model.speech_encoder(mel * (1.0 - spans), mel_mask)
         if self.clean_contrastive:
-            # masking hides the very words ("red", "star") that tell two scenes apart: the
-            # contrastive embeddings come from a second, unmasked pass of the encoders
-            t_emb = model.text_encoder(text_ids, text_mask)[2]
-            i_emb = model.vision_encoder(image)[2]
-            s_emb = model.speech_encoder(mel, mel_mask)[2]
-        zero = ops.zeros((), ms.float32)
-        # a question is not a caption of its image: question-answer samples (``answer`` 1) take
-        # no part in the sample level, as if their modalities were absent there
-        paired = presence * (1.0 - answer).reshape(-1, 1)
-        contrastive = self.contrastive((t_emb, i_emb, s_emb), paired) if self.on_contrastive \
-            else zero
+            t_emb, i_emb, s_emb = clean
+        else:
+            contrastive = self.contrastive((t_emb, i_emb, s_emb), paired) if self.on_contrastive \
+                else zero
 
         # matching negatives swap one modality; everything else of the sample stays
         (src_t, src_i, src_s), swapped = self._swap_sources((t_emb, i_emb, s_emb), paired)
