@@ -96,6 +96,22 @@ def cmd_data_tokenizer(args) -> int:
     return 0
 
 
+def cmd_data_subset(args) -> int:
+    import json
+
+    from zidong.data.manifest import DataError
+    from zidong.data.subset import subset_manifests
+    try:
+        result = subset_manifests(args.inputs, args.out_dir, tuple(args.keep.split(",")),
+                                  tuple(r for r in args.require.split(",") if r), args.label,
+                                  args.drop_meta)
+    except (DataError, FileNotFoundError) as e:
+        print(f"zidong: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
 def cmd_data_mix(args) -> int:
     import json
 
@@ -285,6 +301,16 @@ def _add_data_parsers(sub) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_mix)
+    p = data.add_parser("subset", help="manifests derived from others: some modalities, samples "
+                        "that have one, a label from meta (e.g. for classification)")
+    p.add_argument("inputs", nargs="+", help="manifests; each is written to OUT_DIR/<its name>")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--keep", default="text,image,audio", help="modalities to keep")
+    p.add_argument("--require", default="", help="drop samples without these modalities")
+    p.add_argument("--label", default="keep",
+                   help="keep, none, or meta:KEY[+KEY...] (dotted meta paths, summed)")
+    p.add_argument("--drop-meta", action="store_true", help="write every sample's meta as {}")
+    p.set_defaults(func=cmd_data_subset)
     p = data.add_parser("bench", help="pipeline vs model throughput (samples/s)")
     p.add_argument("--data", required=True, help="manifest or packed MindRecord")
     p.add_argument("--tokenizer", default=None)

@@ -133,3 +133,13 @@ def resolve(manifest: str | Path, rel: str) -> Path:
     """A media path of a manifest, relative to the manifest's folder (absolute paths kept)."""
     p = Path(rel)
     return p if p.is_absolute() else Path(manifest).resolve().parent / p
+
+
+def rebase(sample: Sample, manifest: str | Path, folder: str | Path) -> Sample:
+    """``sample`` of ``manifest`` with its media paths rewritten relative to ``folder`` (where the
+    manifest that will hold it lives)."""
+    import os
+    from dataclasses import replace
+    moved = {m: os.path.relpath(resolve(manifest, getattr(sample, m)), Path(folder).resolve())
+             for m in ("image", "audio") if getattr(sample, m)}
+    return replace(sample, **moved)

@@ -3,13 +3,11 @@ run on new data alone forgets the old (docs/tasks.md measures it); a mix that re
 original data beside the new is the standard remedy, and needs nothing from the trainer."""
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from zidong.data.manifest import DataError, read_manifest, resolve, write_manifest
+from zidong.data.manifest import DataError, read_manifest, rebase, write_manifest
 
 
 def parse_take(spec: str) -> tuple[Path, float]:
@@ -43,9 +41,7 @@ def mix_manifests(out, takes: list[tuple[Path, float]], seed: int = 0) -> dict:
             if s.id in seen:
                 raise DataError(f"sample id {s.id!r} is in both {seen[s.id]} and {path}")
             seen[s.id] = path
-            moved = {m: os.path.relpath(resolve(path, getattr(s, m)), folder)
-                     for m in ("image", "audio") if getattr(s, m)}
-            mixed.append(replace(s, **moved))
+            mixed.append(rebase(s, path, folder))
         counts[str(path)] = {"taken": int(n), "of": len(samples)}
     write_manifest(out, mixed)
     return {"out": str(out), "samples": len(mixed), "from": counts, "seed": seed}

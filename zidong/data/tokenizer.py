@@ -131,4 +131,7 @@ def train_on_manifest(manifest: str | Path, vocab_size: int) -> Tokenizer:
     """A tokenizer trained on the texts of a manifest's samples."""
     from zidong.data.manifest import read_manifest
     samples, _ = read_manifest(manifest)
-    return Tokenizer.train((s.text for s in samples if s.text), vocab_size)
+    texts = [s.text for s in samples if s.text]
+    # image / speech-only data (e.g. image-only self-supervision): the text encoder never sees a
+    # token, so any tokenizer will do; the run still needs one to save and to export
+    return Tokenizer.train(texts or ["no text"], vocab_size)

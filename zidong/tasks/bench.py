@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
+from zidong.tasks.stages import run_stages
 from zidong.train.doc_sections import write_section
 
 GEN = "caption,asr,vqa,t2i,s2i,t2s,i2s"
@@ -34,19 +32,6 @@ OTHER = ["caption.en.bleu4", "caption.zh.bleu4", "caption.en.cer", "caption.zh.c
          "retrieval.s2t.R@1", "retrieval.t2s.R@1", "retrieval.i2s.R@1"]
 PHOTO = ["retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1", "retrieval.s2t.R@1",
          "caption.en.bleu4", "caption.en.cer", "caption.zh.bleu4", "caption.zh.cer"]
-
-
-def _zidong(argv: list[str], log_path: Path) -> float:
-    """Run ``zidong ARGV`` in a process of its own (MindSpore keeps a compiled graph's memory
-    until exit); its output goes to ``log_path``. Returns the wall time."""
-    code = "import sys; from zidong.cli import main; sys.exit(main(sys.argv[1:]))"
-    t0 = time.time()
-    with open(log_path, "w") as f:
-        done = subprocess.run([sys.executable, "-c", code, *argv], stdout=f,
-                              stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        raise RuntimeError(f"zidong {' '.join(argv)} failed (exit {done.returncode}); see {log_path}")
-    return time.time() - t0
 
 
 def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
@@ -124,26 +109,9 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
     corpus = default_corpus(log)
     if corpus.is_relative_to(Path.cwd()):   # commands in the document read as typed
         corpus = corpus.relative_to(Path.cwd())
-    out.mkdir(parents=True, exist_ok=True)
-    record_path = out / "bench_tasks.json"
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
     stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit,
                   vqa_minutes)
-    for name, argv, done in stages:
-        if done.exists():
-            log(f"[{name}] kept: {done} exists")
-        elif done.parent != out and done.parent.exists():
-            raise RuntimeError(f"{done.parent} exists without {done.name}: the stage is running "
-                               f"elsewhere or was interrupted; delete the folder to rerun it")
-        else:
-            log(f"[{name}] zidong {' '.join(argv)}")
-            seconds = _zidong(argv, out / f"{name}.log")
-            record["stages"][name] = {"argv": argv, "seconds": round(seconds, 1),
-                                      "finished": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                time.gmtime())}
-            record_path.write_text(json.dumps(record, indent=1))
-            log(f"[{name}] done in {seconds / 60:.1f} min")
-        record["stages"].setdefault(name, {})["argv"] = argv
+    record = run_stages(stages, out, "bench_tasks.json", log)
     write_doc(doc, out, record, pretrained, limit)
     return record
 

@@ -76,7 +76,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
 
     from zidong.config import load_config
     from zidong.data.pipeline import DataPipeline
-    from zidong.data.tokenizer import Tokenizer, tokenizer_for
+    from zidong.data.tokenizer import tokenizer_for
     from zidong.train.checkpoint import save_state
     from zidong.train.schedule import WarmupCosine
     from zidong.train.step import make_train_step
@@ -92,11 +92,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     samples, _ = read_manifest(data)
     if not init_from:
         cfg = load_config(config, list(overrides))
-        if cfg.data.tokenizer or any(s.text for s in samples):
-            tokenizer = tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
-        else:
-            # image / speech-only data: the text encoder never sees a token, any tokenizer will do
-            tokenizer = Tokenizer.train(["no text"], cfg.model.text.vocab_size)
+        tokenizer = tokenizer_for(data, cfg.model.text.vocab_size, cfg.data.tokenizer or None)
     labels = [s.label for s in samples]
     num_classes = max(y for y in labels if y is not None) + 1
     keep = label_subset(labels, label_fraction, seed)

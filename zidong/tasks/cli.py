@@ -61,6 +61,16 @@ def cmd_bench_tasks(args) -> int:
     return 0
 
 
+def cmd_bench_labels(args) -> int:
+    from pathlib import Path
+
+    from zidong.tasks.bench_labels import bench_labels
+    bench_labels(args.pretrained, Path(args.out), Path(args.doc), args.fmnist_limit,
+                 args.fmnist_eval, args.pretrain_minutes, args.steps)
+    print(f"results: {args.doc} (section 'labels')")
+    return 0
+
+
 def add_input_args(p) -> None:
     """The single-input options shared by ``zidong generate`` and ``zidong infer``."""
     p.add_argument("--text", default=None, help="text prompt (t2i, t2s), question (vqa) or "
@@ -120,3 +130,20 @@ def add_task_parsers(sub) -> None:
                    "with VQA questions mixed in")
     p.add_argument("--limit", type=int, default=64, help="samples per generation task")
     p.set_defaults(func=cmd_bench_tasks)
+
+    p = sub.add_parser("bench-labels", help="label efficiency: classification with 1/5/10/100%% "
+                       "of the labels, pretrained vs scratch (Fashion-MNIST, tri-shapes) "
+                       "-> docs/results.md")
+    p.add_argument("--pretrained", required=True, metavar="RUN",
+                   help="a pretraining run on the built-in corpus (tri-shapes)")
+    p.add_argument("--out", default="runs/bench_labels", help="stage outputs (a stage whose "
+                   "output exists is kept)")
+    p.add_argument("--doc", default="docs/results.md")
+    p.add_argument("--fmnist-limit", type=int, default=5000,
+                   help="Fashion-MNIST images per split (the first N)")
+    p.add_argument("--fmnist-eval", type=float, default=0.4,
+                   help="fraction of those test images the classifiers are scored on")
+    p.add_argument("--pretrain-minutes", type=float, default=10.0,
+                   help="image-only pretraining on Fashion-MNIST")
+    p.add_argument("--steps", type=int, default=150, help="steps per classifier")
+    p.set_defaults(func=cmd_bench_labels)
