@@ -54,7 +54,6 @@ class PretrainNet(nn.Cell):
         self.contrastive = Contrastive()
         self.matching = Matching(d)
         self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
-        self.clean_contrastive = cfg.train.clean_contrastive
         # rows of the batch past the fusion batch feed only the clean contrastive pass (0: none)
         fb, bs = cfg.train.fusion_batch, cfg.train.batch_size
         self.fused_rows = fb if 0 < fb < bs else 0
@@ -67,6 +66,9 @@ class PretrainNet(nn.Cell):
         self.on_mlm, self.on_mim, self.on_msm = on["mlm"], on["mim"], on["msm"]
         self.on_text, self.on_image, self.on_speech = on["text_gen"], on["image_gen"], on["speech_gen"]
         self.on_contrastive, self.on_matching = on["contrastive"], on["matching"]
+        # the clean pass serves the sample level only (its embeddings also pick the matching
+        # negatives): without it, e.g. image-only masked modelling, it is not computed
+        self.use_clean = cfg.train.clean_contrastive and (self.on_contrastive or self.on_matching)
 
     # ---- hard negatives -------------------------------------------------------------------------
     def _swap_sources(self, embeds, presence):
@@ -103,7 +105,7 @@ class PretrainNet(nn.Cell):
         # a question is not a caption of its image: question-answer samples (``answer`` 1) take
         # no part in the sample level, as if their modalities were absent there
         paired = presence * (1.0 - answer).reshape(-1, 1)
-        if self.clean_contrastive:
+        if self.use_clean:
             # masking hides the very words ("red", "star") that tell two scenes apart: the
             # contrastive embeddings come from a second, unmasked pass of the encoders (over the
             # whole batch; with ``train.fusion_batch`` the rest of the step sees its first rows)
@@ -121,14 +123,15 @@ class PretrainNet(nn.Cell):
                 mel_len[:f]
             presence, hidden, lang_id, answer = presence[:f], hidden[:f], lang_id[:f], answer[:f]
             paired = paired[:f]
-            clean = (clean[0][:f], clean[1][:f], clean[2][:f])
+            if self.use_clean:
+                clean = (clean[0][:f], clean[1][:f], clean[2][:f])
         codes = ops.stop_gradient(model.image_tokenizer.encode(image))  # frozen VQ: targets
         # encoders on the token-masked inputs (one pass serves every objective)
         t_tok, t_msk, t_emb = model.text_encoder(text_masked, text_mask)
         i_tok, i_msk, i_emb = model.vision_encoder(image, image_mlm_mask)
         spans = mel_mlm_mask.reshape(mel.shape[0], -1, 1)
         s_tok, s_msk, s_emb = model.speech_encoder(mel * (1.0 - spans), mel_mask)
-        if self.clean_contrastive:
+        if self.use_clean:
             t_emb, i_emb, s_emb = clean
         else:
             contrastive = self.contrastive((t_emb, i_emb, s_emb), paired) if self.on_contrastive \
