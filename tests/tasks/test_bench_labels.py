@@ -46,6 +46,9 @@ def test_image_only_data_pretrains_with_masked_image_modelling(mini_corpus, tmp_
             .splitlines()]
     mim = [r["loss.mim"] for r in rows if "loss.mim" in r]
     assert result["main"]["steps"] == 3 and mim and all(v > 0 for v in mim)
+    # the objective trains its own head, and nothing else's head moves
+    assert all(r["grad_norm.mim"] > 0 for r in rows)
+    assert all(r[f"grad_norm.{o}"] == 0 for r in rows for o in OBJECTIVES if o != "mim")
 
 
 def _fake_runs(out, accuracies):

@@ -98,7 +98,9 @@ class Trainer:
             p.requires_grad = False
 
     def _own_indices(self) -> list[list[int]]:
-        names = [p.name for p in self.params]
+        # positions in the gradient tuple, which follows the optimizer's parameters: its groups
+        # (decay, no decay, temperature) reorder them relative to ``self.params``
+        names = [p.name for p in self.optimizer.parameters]
         return [[i for i, n in enumerate(names) if n.startswith(OWN_PARAMS[o])] for o in OBJECTIVES]
 
     def _compile_steps(self):
