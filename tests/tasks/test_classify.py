@@ -53,3 +53,25 @@ def test_finetune_learns_a_separable_task_with_half_the_labels(tiny_run, tmp_pat
     scratch = finetune_classify(train, tmp_path / "scratch", label_fraction=0.5, config="tiny",
                                 eval_data=test, modalities=("image",), steps=2, batch_size=8)
     assert scratch["init_from"] == "" and 0 <= scratch["cls.acc"] <= 1
+
+
+@pytest.mark.parametrize("modalities", [("image",), ("text", "speech"), ("text", "image", "speech")])
+def test_the_narrowed_fusion_gives_the_whole_models_fused_cls(modalities):
+    import mindspore as ms
+    from mindspore import ops
+
+    from tests.conftest import make_batch
+    from zidong.config import load_config
+    from zidong.models import create_model
+    from zidong.tasks.classify import _build
+    from zidong.tasks.spec import MODALITIES
+    cfg = load_config("tiny")
+    ms.set_seed(0)
+    net = _build(create_model(cfg.model), cfg, 4, modalities)
+    net.set_train(False)
+    batch = make_batch(cfg.model, [[1, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]], text_len=5)
+    want = ms.Tensor(np.array([[m in modalities for m in MODALITIES]], np.float32))
+    whole = net.head(net.model(*batch[:5], batch[5] * want)[0][:, 0])
+    narrowed = net.logits(*batch)
+    np.testing.assert_allclose(narrowed.asnumpy(), whole.asnumpy(), atol=1e-5)
+    assert float(ops.abs(whole).max().asnumpy()) > 0

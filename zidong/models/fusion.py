@@ -31,17 +31,26 @@ class Fusion(nn.Cell):
     def construct(self, text, text_mask, image, image_mask, speech, speech_mask, presence):
         # text (B, Lt, D) / image (B, Li, D) / speech (B, Ls, D) with masks (B, L*);
         # presence (B, 3) float 1/0 in TEXT, IMAGE, SPEECH order.
-        b = text.shape[0]
-        dtype = text.dtype
+        presence = presence.astype(ms.float32)
+        return self.fuse(((TEXT, text, text_mask), (IMAGE, image, image_mask),
+                          (SPEECH, speech, speech_mask)), presence)
+
+    def fuse(self, parts, presence):
+        """The fusion over some modalities only: ``parts`` is a tuple of (TEXT | IMAGE | SPEECH,
+        tokens, mask), fixed when the graph is built. Absent positions get no attention weight,
+        so leaving a modality out gives exactly the outputs of the full fusion with that
+        modality absent, for the cost of the positions that remain (a classifier over images
+        alone skips the text and speech positions)."""
+        b = parts[0][1].shape[0]
+        dtype = parts[0][1].dtype
         types = self.type_embed.astype(dtype)
         cls = ops.broadcast_to(self.cls.astype(dtype).reshape(1, 1, self.dim), (b, 1, self.dim))
-        x = self.concat((cls + types[0], text + types[1], image + types[2], speech + types[3]))
-        presence = presence.astype(ms.float32)
-        mask = self.concat((ops.ones((b, 1), ms.float32),
-                            text_mask.astype(ms.float32) * presence[:, TEXT:TEXT + 1],
-                            image_mask.astype(ms.float32) * presence[:, IMAGE:IMAGE + 1],
-                            speech_mask.astype(ms.float32) * presence[:, SPEECH:SPEECH + 1]))
+        xs, masks = [cls + types[0]], [ops.ones((b, 1), ms.float32)]
+        for kind, tokens, tmask in parts:
+            xs.append(tokens + types[kind + 1])
+            masks.append(tmask.astype(ms.float32) * presence[:, kind:kind + 1])
+        x, mask = self.concat(xs), self.concat(masks)
         keep = mask.astype(dtype).reshape(b, -1, 1)
         x = self.stack(self.drop(x * keep), key_bias(mask))
-        # (B, 1+Lt+Li+Ls, D) fused memory and its mask; position 0 is the multimodal CLS
+        # (B, 1 + sum of L, D) fused memory and its mask; position 0 is the multimodal CLS
         return x * keep, mask
