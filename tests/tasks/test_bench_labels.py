@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from zidong.cli import build_parser
-from zidong.tasks.bench_labels import FRACTIONS, collect, plan, verdict, write_doc
+from zidong.tasks.bench_labels import FRACTIONS, chance, collect, plan, verdict, write_doc
 
 
 def test_every_stage_is_a_zidong_command_and_sees_only_what_it_should(tmp_path):
@@ -66,10 +66,20 @@ def test_the_document_gives_the_verdict_of_the_runs(tmp_path):
                 for f in FRACTIONS})
     _fake_runs(out, acc)
     results = collect(out)
-    assert verdict(results["fmnist"])[2] is True    # 0.89 >= 0.98 x 0.90
-    assert verdict(results["tri"])[2] is False      # 0.35 < 0.98 x 0.80
+    assert verdict(results["fmnist"])[2] == "holds"          # 0.89 >= 0.98 x 0.90
+    assert verdict(results["tri"])[2] == "does not hold"     # 0.35 < 0.98 x 0.80
+    # a scratch baseline at the majority class learnt nothing: no verdict from it
+    assert verdict(results["tri"], floor=0.78)[2].startswith("not shown")
     write_doc(doc, out, {"stages": {}}, results, "runs/pre", 10)
     text = doc.read_text()
-    assert "| fmnist | 89.0% | 90.0% | holds |" in text
-    assert "| tri | 35.0% | 80.0% | does not hold |" in text
+    assert "| fmnist | — | 89.0% | 90.0% | holds |" in text   # no eval manifest: no chance
+    assert "| tri | — | 35.0% | 80.0% | does not hold |" in text
     assert (doc.parent / "figures" / "label_efficiency.png").stat().st_size > 1000
+
+
+def test_chance_is_the_majority_class_share(tmp_path):
+    from zidong.data.manifest import Sample, write_manifest
+    write_manifest(tmp_path / "m.jsonl", [Sample(f"s{i}", text="x", lang="en", label=i % 4 // 3)
+                                          for i in range(8)])      # labels 0,0,0,1 twice
+    assert chance(tmp_path / "m.jsonl") == 0.75
+    assert chance(tmp_path / "missing.jsonl") is None
