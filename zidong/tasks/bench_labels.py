@@ -122,7 +122,7 @@ def verdict(runs: dict, floor: float | None = None) -> tuple[float | None, float
     return pre, full, "holds" if pre >= 0.98 * full else "does not hold"
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Path, floors: dict | None = None) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -134,6 +134,8 @@ def plot(results: dict, path: Path) -> None:
             pts = sorted(runs.get(start, {}).items())
             ax.plot([100 * f for f, _ in pts], [100 * m["cls.acc"] for _, m in pts], style,
                     label=start)
+        if (floors or {}).get(name) is not None:
+            ax.axhline(100 * floors[name], color="grey", ls=":", label="majority class")
         ax.set_xscale("log")
         ax.set_xticks([1, 5, 10, 100], ["1%", "5%", "10%", "100%"])
         ax.set_xlabel("labelled training samples")
@@ -154,7 +156,8 @@ def _pct(v) -> str:
 def write_doc(doc: Path, out: Path, record: dict, results: dict, pretrained: str,
               steps: int) -> None:
     figure = doc.parent / "figures" / "label_efficiency.png"
-    plot(results, figure)
+    floors = {name: chance(out / EVAL[name]) for name in results}
+    plot(results, figure, floors)
     lines = ["## Label efficiency (issue 5)", "",
              f"Produced by `zidong bench-labels --pretrained {pretrained} --out {out} --steps "
              f"{steps}`, which runs the stages below as `zidong` commands and writes this "
@@ -185,7 +188,7 @@ def write_doc(doc: Path, out: Path, record: dict, results: dict, pretrained: str
               "| data set | majority class (chance) | pretrained + 10% | scratch + 100% | "
               "claim (≥ 98% of it) |", "| --- | ---: | ---: | ---: | --- |"]
     for name, runs in results.items():
-        floor = chance(out / EVAL[name])
+        floor = floors[name]
         pre, full, said = verdict(runs, floor)
         lines.append(f"| {name} | {_pct(floor)} | {_pct(pre)} | {_pct(full)} | {said} |")
     classes = out / "tri_count" / "classes.json"
