@@ -31,7 +31,6 @@ class Fusion(nn.Cell):
     def construct(self, text, text_mask, image, image_mask, speech, speech_mask, presence):
         # text (B, Lt, D) / image (B, Li, D) / speech (B, Ls, D) with masks (B, L*);
         # presence (B, 3) float 1/0 in TEXT, IMAGE, SPEECH order.
-        presence = presence.astype(ms.float32)
         return self.fuse(((TEXT, text, text_mask), (IMAGE, image, image_mask),
                           (SPEECH, speech, speech_mask)), presence)
 
@@ -43,6 +42,7 @@ class Fusion(nn.Cell):
         alone skips the text and speech positions)."""
         b = parts[0][1].shape[0]
         dtype = parts[0][1].dtype
+        presence = presence.astype(ms.float32)
         types = self.type_embed.astype(dtype)
         cls = ops.broadcast_to(self.cls.astype(dtype).reshape(1, 1, self.dim), (b, 1, self.dim))
         xs, masks = [cls + types[0]], [ops.ones((b, 1), ms.float32)]

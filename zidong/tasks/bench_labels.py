@@ -27,6 +27,11 @@ MIM_ONLY = [f"train.objectives.{o}=0" for o in ("mlm", "msm", "text_gen", "image
                                                  "speech_gen", "contrastive", "matching")]
 
 
+# each data set's classifier training and evaluation manifests, relative to --out
+DATASETS = {"fmnist": ("fmnist/train.jsonl", "fmnist_eval.jsonl"),
+            "tri": ("tri_count/train.jsonl", "tri_count/test.jsonl")}
+
+
 def _tag(fraction: float) -> str:
     return f"{fraction * 100:g}pct"
 
@@ -34,7 +39,7 @@ def _tag(fraction: float) -> str:
 def plan(pretrained: str, out: Path, corpus: Path, fmnist_limit: int, fmnist_eval: float,
          pretrain_minutes: float, steps: int) -> list[tuple[str, list[str], Path]]:
     fm = out / "fmnist"
-    fm_eval = out / "fmnist_eval.jsonl"
+    fm_eval = out / DATASETS["fmnist"][1]
     fm_pre = out / "fmnist_pretrain"
     stages = [
         ("fmnist_data", ["data", "import-fashion-mnist", "--out", str(fm), "--limit",
@@ -52,9 +57,8 @@ def plan(pretrained: str, out: Path, corpus: Path, fmnist_limit: int, fmnist_eva
                       "--out-dir", str(out / "tri_count"), "--require", "image", "--label",
                       "meta:scene.a.count+scene.b.count"], out / "tri_count" / "classes.json"),
     ]
-    for name, data, eval_data, init in (("fmnist", fm / "train.jsonl", fm_eval, str(fm_pre)),
-                                        ("tri", out / "tri_count" / "train.jsonl",
-                                         out / "tri_count" / "test.jsonl", pretrained)):
+    for name, init in (("fmnist", str(fm_pre)), ("tri", pretrained)):
+        data, eval_data = (out / p for p in DATASETS[name])
         for fraction in FRACTIONS:
             for start in ("pretrained", "scratch"):
                 run = out / f"{name}_{start}_{_tag(fraction)}"
@@ -84,7 +88,7 @@ def bench_labels(pretrained: str, out: Path, doc: Path, fmnist_limit: int = 5000
 def collect(out: Path) -> dict:
     """{data set: {start: {fraction: metrics}}} from the classifier runs."""
     results: dict = {}
-    for name in ("fmnist", "tri"):
+    for name in DATASETS:
         for start in ("pretrained", "scratch"):
             for fraction in FRACTIONS:
                 path = out / f"{name}_{start}_{_tag(fraction)}" / "metrics.json"
@@ -94,7 +98,6 @@ def collect(out: Path) -> dict:
     return results
 
 
-EVAL = {"fmnist": "fmnist_eval.jsonl", "tri": "tri_count/test.jsonl"}
 LEARNT = 0.05   # a baseline this far above the majority class has learnt something
 
 
@@ -156,7 +159,7 @@ def _pct(v) -> str:
 def write_doc(doc: Path, out: Path, record: dict, results: dict, pretrained: str,
               steps: int) -> None:
     figure = doc.parent / "figures" / "label_efficiency.png"
-    floors = {name: chance(out / EVAL[name]) for name in results}
+    floors = {name: chance(out / DATASETS[name][1]) for name in results}
     plot(results, figure, floors)
     lines = ["## Label efficiency (issue 5)", "",
              f"Produced by `zidong bench-labels --pretrained {pretrained} --out {out} --steps "

@@ -68,7 +68,7 @@ def _build(model, cfg, num_classes: int, modalities):
             if self.use_speech:
                 tokens, mask, _ = m.speech_encoder(mel, mel_mask)
                 parts = parts + ((SPEECH, tokens, mask),)
-            memory = m.fusion.fuse(parts, presence.astype(ms.float32) * self.want)[0]
+            memory = m.fusion.fuse(parts, presence * self.want)[0]
             return self.head(memory[:, 0])
 
         def construct(self, text_ids, text_mask, image, mel, mel_mask, presence, label):

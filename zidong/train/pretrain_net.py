@@ -55,8 +55,8 @@ class PretrainNet(nn.Cell):
         self.matching = Matching(d)
         self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
         # rows of the batch past the fusion batch feed only the clean contrastive pass (0: none)
-        fb, bs = cfg.train.fusion_batch, cfg.train.batch_size
-        self.fused_rows = fb if 0 < fb < bs else 0
+        fused = cfg.train.fused_rows
+        self.fused_rows = fused if fused < cfg.train.batch_size else 0
         self.lt, self.lv = 1 + m.text.max_len, 1 + m.vision_patches
         self.ls = 1 + m.speech_tokens
         self.frames_per_token = 4
