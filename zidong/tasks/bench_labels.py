@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zidong.tasks.classify import LR
 from zidong.tasks.stages import run_stages
 from zidong.train.doc_sections import write_section
 
@@ -66,13 +67,13 @@ def plan(pretrained: str, out: Path, corpus: Path, fmnist_limit: int, fmnist_eva
                 stages.append((run.name, ["finetune", "--task", "classify", "--data", str(data),
                                           "--eval-data", str(eval_data), "--label-fraction",
                                           str(fraction), "--modalities", "image", "--steps",
-                                          str(steps), "--run-dir", str(run)] + origin,
+                                          str(steps), "--lr", str(LR), "--run-dir", str(run)] + origin,
                                run / "metrics.json"))
     return stages
 
 
 def bench_labels(pretrained: str, out: Path, doc: Path, fmnist_limit: int = 5000,
-                 fmnist_eval: float = 0.4, pretrain_minutes: float = 10.0, steps: int = 150,
+                 fmnist_eval: float = 0.4, pretrain_minutes: float = 10.0, steps: int = 100,
                  log=print) -> dict:
     from zidong.train.pretrain import default_corpus
     corpus = default_corpus(log)
@@ -166,7 +167,7 @@ def write_doc(doc: Path, out: Path, record: dict, results: dict, pretrained: str
              f"{steps}`, which runs the stages below as `zidong` commands and writes this "
              "section. Every classifier trains a linear head on the fused CLS together with the "
              f"encoders and the fusion, {steps} steps of 32 (fewer when the labelled set is "
-             "smaller than a batch), AdamW 3e-4, warm-up + cosine; the labelled subset is "
+             f"smaller than a batch), AdamW {LR:g}, warm-up + cosine; the labelled subset is "
              "stratified (the same fraction of every class, at least one each) and fixed by the "
              "seed. Classifiers see the image only.", "",
              "What each model saw before the labels:", "",

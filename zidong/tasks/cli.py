@@ -24,6 +24,7 @@ def cmd_generate(args) -> int:
 def cmd_finetune(args) -> int:
     if args.task == "generation":
         return _finetune_generation(args)
+    from zidong.tasks.classify import LR as CLASSIFY_LR
     from zidong.tasks.classify import finetune_classify
     if not args.data:
         import sys
@@ -32,20 +33,21 @@ def cmd_finetune(args) -> int:
     _init_cpu()
     finetune_classify(args.data, args.run_dir, args.label_fraction, args.init_from, args.config,
                       args.overrides, args.eval_data, tuple(args.modalities.split(",")),
-                      args.steps, args.minutes, args.batch_size, args.lr, args.seed)
+                      args.steps, args.minutes, args.batch_size,
+                      args.lr or CLASSIFY_LR, args.seed)
     return 0
 
 
 def _finetune_generation(args) -> int:
     import sys
 
-    from zidong.tasks.finetune_generation import finetune_generation
+    from zidong.tasks.finetune_generation import LR, finetune_generation
     if not args.init_from:
         print("zidong: --task generation continues a pretraining run: pass --init-from RUN",
               file=sys.stderr)
         return 2
     result = finetune_generation(args.init_from, args.data, args.run_dir, args.steps,
-                                 args.minutes, args.lr, args.overrides)
+                                 args.minutes, args.lr or LR, args.overrides)
     print(f"run: {result['run_dir']}\ncheckpoint: {result['main']['checkpoint']}")
     return 0
 
@@ -110,7 +112,8 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget (0: none)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: classify 1e-4, generation 3e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_finetune)
@@ -145,5 +148,5 @@ def add_task_parsers(sub) -> None:
                    help="fraction of those test images the classifiers are scored on")
     p.add_argument("--pretrain-minutes", type=float, default=10.0,
                    help="image-only pretraining on Fashion-MNIST")
-    p.add_argument("--steps", type=int, default=150, help="steps per classifier")
+    p.add_argument("--steps", type=int, default=100, help="steps per classifier")
     p.set_defaults(func=cmd_bench_labels)

@@ -32,6 +32,9 @@ def generation_overrides(batch_size: int) -> list[str]:
     ]
 
 
+LR = 3e-4  # peak rate of the continued pretraining (its warm-up + cosine restart)
+
+
 def finetune_generation(init_from, data: str | None, run_dir, steps: int, minutes: float,
                         lr: float, overrides=(), log=print) -> dict:
     """Continue ``init_from`` on ``data`` (default: the run's own training manifest) for ``steps``
