@@ -70,6 +70,11 @@ def test_the_document_gives_the_verdict_of_the_runs(tmp_path):
     assert verdict(results["tri"])[2] == "does not hold"     # 0.35 < 0.98 x 0.80
     # a scratch baseline at the majority class learnt nothing: no verdict from it
     assert verdict(results["tri"], floor=0.78)[2].startswith("not shown")
+    # scratch + 100% below scratch + 10% is under-trained: the verdict says so
+    weak = {"pretrained": {0.1: {"cls.acc": 0.51}},
+            "scratch": {0.1: {"cls.acc": 0.45}, 1.0: {"cls.acc": 0.28}}}
+    assert verdict(weak, floor=0.11)[2] == ("holds only against an under-trained baseline: "
+                                            "scratch + 100% is below scratch + 10% (45.0%)")
     write_doc(doc, out, {"stages": {}}, results, "runs/pre", 10)
     text = doc.read_text()
     assert "| fmnist | — | 89.0% | 90.0% | holds |" in text   # no eval manifest: no chance
