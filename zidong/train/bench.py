@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zidong.train.doc_sections import keep_sections, sections
 from zidong.train.pretrain import default_corpus, run_pretrain
 from zidong.train.pretrain_net import OBJECTIVES
 from zidong.train.progress import read_metrics
@@ -131,7 +132,11 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              "measured by that run on this 2-core CPU machine (MindSpore 2.10, graph mode, fp32).", "",
              f"Command: `zidong bench-pretrain --minutes {minutes:g} --vq-minutes "
              f"{vq['train_seconds'] / 60:.0f} --variants {','.join(r['variant'] for r in results)}`",
-             "", "## Budget", "",
+             ""]
+    # The status is written by hand from these figures; a rerun keeps it under the title, where a
+    # reader looks first, until someone rewrites it for the new numbers.
+    status = sections(doc.read_text()).get("status") if doc.is_file() else None
+    lines += ([status, ""] if status else []) + ["## Budget", "",
              (f"- corpus build: {corpus_s:.0f} s (it was not cached);" if corpus_s > 5 else
               "- corpus build: cached already (a fresh build takes about 2 minutes, docs/data.md);"),
              f"- stage 0, VQ tokenizer: {vq['steps']} steps, {vq['train_seconds']:.0f} s of "
@@ -168,5 +173,4 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
             g = r["main"]["min_grad_norm"][o]
             lines.append(f"| {o} | {f['first']:.3f} | {f['last']:.3f} | {_pct(f['fall'])} | {g:.3g} |")
         lines += ["", f"![curves {name}](figures/curves_{name}.png)", ""]
-    from zidong.train.doc_sections import keep_sections
     doc.write_text(keep_sections(doc, "\n".join(lines)))   # other benchmarks' sections stay

@@ -1,0 +1,32 @@
+"""bench-pretrain rewrites docs/results.md from its measurements: the hand-written status stays under
+the title and other benchmarks' sections stay at the end."""
+from zidong.train.bench import write_results
+from zidong.train.doc_sections import write_section
+from zidong.train.pretrain_net import OBJECTIVES
+
+
+def _fake_run(tmp_path):
+    curves = tmp_path / "curves.png"
+    curves.write_bytes(b"png")
+    metrics = {f"retrieval.{d}.R@1": 0.1 for d in ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s")}
+    return {"variant": "full", "overrides": [], "eval": {"test": metrics, "test_compositional": metrics},
+            "main": {"steps": 7, "train_seconds": 60.0, "compile_seconds": 5.0, "skipped_steps": 0,
+                     "curves": str(curves), "min_grad_norm": {o: 0.5 for o in OBJECTIVES}},
+            "loss_fall": {o: {"first": 2.0, "last": 1.0, "fall": 0.5} for o in OBJECTIVES}}
+
+
+def test_a_rerun_keeps_the_status_under_the_title_and_the_other_sections(tmp_path):
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"png")
+    vq = {"grid": str(grid), "steps": 3, "train_seconds": 60.0, "compile_seconds": 1.0,
+          "first_loss": 0.3, "final_loss": 0.1}
+    doc = tmp_path / "docs" / "results.md"
+    write_section(doc, "status", "## Status\nhand-written")
+    write_section(doc, "tasks", "## Tasks\nkept")
+    write_results(doc, 1.0, vq, 0.0, [_fake_run(tmp_path)])
+    text = doc.read_text()
+    assert text.startswith("# Pretraining results")
+    assert text.count("hand-written") == 1 and text.count("## Tasks\nkept") == 1
+    assert text.index("hand-written") < text.index("## Budget") < text.index("## Variant `full`")
+    assert text.index("## Variant `full`") < text.index("## Tasks")
+    assert (tmp_path / "docs" / "figures" / "curves_full.png").is_file()
