@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-input-ln", action="store_true",
                     help="replace the encoders' input LayerNorm by the identity")
     ap.add_argument("--corpus", default=None, help="default: the built-in corpus in the cache")
+    ap.add_argument("--hard-groups", type=int, default=0, metavar="K",
+                    help="serve runs of K scenes that share their pair of colours, so in-batch "
+                         "negatives differ in shape, size, count or relation (0: plain shuffle)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -112,6 +115,8 @@ def main(argv=None) -> int:
 
     pipe = DataPipeline(corpus / "train.jsonl", cfg, tok, args.batch, seed=cfg.context.seed,
                         masking=False)
+    if args.hard_groups:
+        pipe.order = colour_grouped_order(pipe, args.hard_groups, cfg.context.seed)
     losses, results, k, epoch, t0 = [], {}, 0, 0, time.time()
     while k < args.steps:
         for b in pipe.iterate(epoch):
@@ -128,6 +133,25 @@ def main(argv=None) -> int:
         epoch += 1
     print(json.dumps({"args": vars(args), "chance_loss": math.log(args.batch), "results": results}))
     return 0
+
+
+def colour_grouped_order(pipe, k: int, seed: int):
+    """An epoch order made of runs of ``k`` samples sharing the unordered pair of group colours
+    (the attribute a random batch of 32 already separates), the runs themselves shuffled."""
+    import numpy as np
+    keys = []
+    for s in pipe.source.samples:
+        scene = s.meta.get("scene") or {}
+        keys.append(tuple(sorted(str(scene.get(g, {}).get("colour")) for g in ("a", "b"))))
+
+    def order(epoch: int):
+        rng = np.random.default_rng([seed, epoch, 0x4A2D])
+        buckets = {}
+        for i in rng.permutation(pipe.size):
+            buckets.setdefault(keys[i], []).append(int(i))
+        runs = [b[j:j + k] for b in buckets.values() for j in range(0, len(b), k)]
+        return np.array([i for r in (runs[j] for j in rng.permutation(len(runs))) for i in r])
+    return order
 
 
 if __name__ == "__main__":
