@@ -1,6 +1,6 @@
 """bench-pretrain rewrites docs/results.md from its measurements: the hand-written status stays under
 the title and other benchmarks' sections stay at the end."""
-from zidong.train.bench import write_results
+from zidong.train.bench import DIRECTIONS, write_results
 from zidong.train.doc_sections import write_section
 from zidong.train.pretrain_net import OBJECTIVES
 
@@ -8,7 +8,7 @@ from zidong.train.pretrain_net import OBJECTIVES
 def _fake_run(tmp_path):
     curves = tmp_path / "curves.png"
     curves.write_bytes(b"png")
-    metrics = {f"retrieval.{d}.R@1": 0.1 for d in ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s")}
+    metrics = {f"retrieval.{d}.R@1": 0.1 for d in DIRECTIONS}
     return {"variant": "full", "overrides": [], "eval": {"test": metrics, "test_compositional": metrics},
             "main": {"steps": 7, "train_seconds": 60.0, "compile_seconds": 5.0, "skipped_steps": 0,
                      "curves": str(curves), "min_grad_norm": {o: 0.5 for o in OBJECTIVES}},
