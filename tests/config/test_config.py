@@ -40,6 +40,8 @@ def _set(path, value):
     (("model", "text", "heads"), 3, "model.text.heads: hidden size 64 is not divisible"),
     (("model", "vision", "patch_size"), 5, "model.vision.patch_size: image_size 32 is not "
                                            "divisible by patch_size 5"),
+    (("model", "vision", "stem"), "conv", "model.vision.stem: must be one of ('linear', 'hmlp'), "
+                                          "got 'conv'"),
     (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
     (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
     (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),

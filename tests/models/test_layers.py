@@ -99,3 +99,20 @@ def test_stack_is_blocks_then_final_layer_norm():
         want = np_block(want, sub, 2, mask)
     want = np_layer_norm(want, p["ln_f.gamma"], p["ln_f.beta"])
     assert np.abs(got - want).max() <= 1e-5
+
+
+def test_hmlp_stem_keeps_patches_apart_and_sees_every_pixel_of_its_own():
+    # masked image modelling relies on a hidden patch leaving no trace in the other tokens
+    from zidong.models.patch_embed import HMLPStem
+    stem = HMLPStem(patch=8, channels=3, hidden=32)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 192)).astype(np.float32)
+    base = stem(ms.Tensor(x)).asnumpy()
+    assert base.shape == (2, 5, 32)
+    for pixel in (0, 77, 191):           # first, middle and last value of patch 3
+        y = x.copy()
+        y[1, 3, pixel] += 3.0
+        diff = np.abs(stem(ms.Tensor(y)).asnumpy() - base).max(axis=-1)
+        assert diff[1, 3] > 1e-4, pixel
+        diff[1, 3] = 0.0
+        assert diff.max() == 0.0, pixel

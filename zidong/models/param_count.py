@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from zidong.config.schema import ModelConfig
 from zidong.config.special_tokens import NUM_LANGS
+from zidong.models.patch_embed import stem_parameters
 from zidong.models.speech_decoder import REL_FEATURES
 
 
@@ -49,7 +50,7 @@ def text_encoder(m: ModelConfig) -> int:
 def vision_encoder(m: ModelConfig) -> int:
     v = m.vision
     return (unimodal_encoder(v, m.vision_patches, m.unified_dim)
-            + linear(v.patch_size ** 2 * v.channels, v.hidden) + v.hidden)  # + mask embedding
+            + stem_parameters(v) + v.hidden)  # + mask embedding
 
 
 def speech_encoder(m: ModelConfig) -> int:

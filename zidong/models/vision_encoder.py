@@ -5,7 +5,8 @@ import mindspore as ms
 from mindspore import ops
 
 from .encoder_base import UnimodalEncoder
-from .layers import Linear, embedding_table
+from .layers import embedding_table
+from .patch_embed import create_stem
 from .patches import patchify
 
 
@@ -15,7 +16,7 @@ class VisionEncoder(UnimodalEncoder):
         super().__init__(cfg, n, unified_dim, dropout_p)
         self.patch = cfg.patch_size
         self.num_patches = n
-        self.patch_embed = Linear(cfg.patch_size * cfg.patch_size * cfg.channels, cfg.hidden)
+        self.patch_embed = create_stem(cfg)
         self.mask_embed = embedding_table(1, cfg.hidden, "mask_embed")  # stands for a hidden patch
 
     def construct(self, images, patch_mask=None):
