@@ -73,3 +73,23 @@ def test_mindir_outputs_equal_the_checkpoint_cells(exported, loaded, batch):
             assert list(g.shape) == [batch, *out["shape"][1:]], (name, out["name"])
             diff = float(np.abs(w.asnumpy() - g.asnumpy()).max())
             assert diff <= 1e-5, f"{name}.{out['name']}: max abs diff {diff}"
+
+
+def test_the_hmlp_stem_exports_with_a_dynamic_batch(tmp_path):
+    # its reshapes fold the batch into the patch axis: the case a dynamic batch could break
+    from zidong.config import load_config
+    from zidong.export.graphs import input_placeholders
+    from zidong.models import create_model
+    cfg = load_config("tiny", ["model.vision.stem=hmlp"]).model
+    spec = graph_specs(cfg)["image_embed"]
+    net = spec.build(create_model(cfg), None)
+    net.set_train(False)
+    ms.export(net, *input_placeholders(spec), file_name=str(tmp_path / "image_embed"),
+              file_format="MINDIR")
+    graph = nn.GraphCell(ms.load(str(tmp_path / "image_embed.mindir")))
+    for batch in (1, 3):
+        x = random_inputs("image_embed", spec, cfg, batch, np.random.default_rng(batch))
+        want, got = net(*x), graph(*x)
+        want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+        for w, g in zip(want, got):
+            assert np.abs(w.asnumpy() - g.asnumpy()).max() <= 1e-5
