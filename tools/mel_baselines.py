@@ -1,0 +1,76 @@
+"""How low can an L1 loss on normalised log-mel go without modelling speech? (docs/results.md)
+
+The two mel objectives (masked speech modelling, speech generation) regress log-mel frames with
+L1. This measures simple predictors on the built-in corpus's `train` utterances, so their losses
+can be read against a floor:
+  - 0 (the global normalisation mean), the corpus per-bin median, each utterance's own per-bin
+    median (an oracle: it knows the utterance);
+  - for hidden spans like the masked-speech objective's (``data.masking.speech_span`` frames, placed
+    uniformly in the utterance): the per-bin median and linear interpolation between the true frames
+    either side (an oracle of the span's context).
+
+    .venv/bin/python tools/mel_baselines.py [--samples 300] [--spans 4]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="small")
+    ap.add_argument("--samples", type=int, default=300, help="first N train utterances")
+    ap.add_argument("--spans", type=int, default=4, help="hidden spans per utterance")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    import numpy as np
+    from zidong.config.loader import load_config
+    from zidong.data.media import decode_audio
+    from zidong.audio.features import log_mel, normalize_log_mel
+    from zidong.train.pretrain import default_corpus
+
+    cfg = load_config(args.config)
+    sc, span = cfg.model.speech, cfg.data.masking.speech_span
+    root = default_corpus()
+    rows = [json.loads(line) for line in open(root / "train.jsonl", encoding="utf-8")]
+    rows = [r for r in rows if r.get("audio")][:args.samples]
+    # the data pipeline's analysis (zidong/data/processor.py), without its padding
+    mels = [normalize_log_mel(log_mel(decode_audio((root / r["audio"]).read_bytes(),
+                                                   sc.sample_rate)[0], sc))[:sc.max_frames]
+            for r in rows]
+    frames = np.concatenate(mels)
+    median = np.median(frames, axis=0)
+    rng = np.random.default_rng(args.seed)
+    at_median, interpolated = [], []
+    for m in mels:
+        for _ in range(args.spans):
+            s = int(rng.integers(1, len(m) - span))
+            t = (np.arange(1, span + 1) / (span + 1.0))[:, None]
+            truth = m[s:s + span]
+            at_median.append(np.abs(truth - median).mean())
+            interpolated.append(np.abs(truth - (m[s - 1] * (1 - t) + m[s + span] * t)).mean())
+    rows_out = [
+        ("every frame", "0 (the normalisation mean)", np.abs(frames).mean()),
+        ("every frame", "corpus per-bin median", np.abs(frames - median).mean()),
+        ("every frame", "the utterance's own per-bin median (oracle)",
+         np.mean([np.abs(m - np.median(m, axis=0)).mean() for m in mels])),
+        (f"hidden {span}-frame spans", "corpus per-bin median", np.mean(at_median)),
+        (f"hidden {span}-frame spans", "linear interpolation of the true frames either side (oracle)",
+         np.mean(interpolated)),
+    ]
+    print(f"{len(mels)} utterances, {len(frames)} frames, {len(at_median)} spans "
+          f"(config {args.config}: {sc.n_mels} mels, hop {sc.hop_length})")
+    print("| frames | predictor | L1 |\n| --- | --- | ---: |")
+    for where, what, v in rows_out:
+        print(f"| {where} | {what} | {v:.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
