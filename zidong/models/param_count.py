@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zidong.config.schema import ModelConfig
 from zidong.config.special_tokens import NUM_LANGS
-from zidong.models.patch_embed import stem_parameters
+from zidong.models.patch_embed import hmlp_width
 from zidong.models.speech_decoder import REL_FEATURES
 
 
@@ -37,6 +37,14 @@ def stack(t, cross: int | None = None, hidden: int | None = None) -> int:
     return t.layers * block(h, t.ffn_dim, cross) + layer_norm(h)
 
 
+def stem(v) -> int:
+    """``patch_embed.create_stem``."""
+    if v.stem == "hmlp":
+        w, sub = hmlp_width(v.hidden), (v.patch_size // 4) ** 2 * v.channels
+        return linear(sub, w) + linear(4 * w, w) + linear(4 * w, v.hidden) + 2 * layer_norm(w)
+    return linear(v.patch_size * v.patch_size * v.channels, v.hidden)
+
+
 def unimodal_encoder(t, length: int, unified: int) -> int:
     return (t.hidden + (1 + length) * t.hidden + layer_norm(t.hidden) + stack(t)
             + linear(t.hidden, unified))
@@ -50,7 +58,7 @@ def text_encoder(m: ModelConfig) -> int:
 def vision_encoder(m: ModelConfig) -> int:
     v = m.vision
     return (unimodal_encoder(v, m.vision_patches, m.unified_dim)
-            + stem_parameters(v) + v.hidden)  # + mask embedding
+            + stem(v) + v.hidden)  # + mask embedding
 
 
 def speech_encoder(m: ModelConfig) -> int:

@@ -16,6 +16,11 @@ from mindspore import nn
 from .layers import Linear, layer_norm
 
 
+def hmlp_width(hidden: int) -> int:
+    """Channels inside the hmlp stem (before its last layer widens to ``hidden``)."""
+    return max(hidden // 4, 16)
+
+
 class HMLPStem(nn.Cell):
     """(B, N, p*p*C) patches in ``patchify`` order (row, column, channel) -> (B, N, hidden)."""
 
@@ -24,8 +29,7 @@ class HMLPStem(nn.Cell):
         if patch % 4:
             raise ValueError(f"model.vision.patch_size {patch}: the hmlp stem needs a multiple of 4")
         self.sub, self.channels = patch // 4, channels
-        width = max(hidden // 4, 16)
-        self.width = width
+        width = self.width = hmlp_width(hidden)
         self.fc1 = Linear(self.sub * self.sub * channels, width)
         self.fc2 = Linear(4 * width, width)
         self.fc3 = Linear(4 * width, hidden)
@@ -51,12 +55,3 @@ def create_stem(cfg) -> nn.Cell:
         return HMLPStem(cfg.patch_size, cfg.channels, cfg.hidden)
     return Linear(pixels, cfg.hidden)
 
-
-def stem_parameters(cfg) -> int:
-    """What ``create_stem`` allocates (for the analytic parameter count)."""
-    pixels = cfg.patch_size * cfg.patch_size * cfg.channels
-    if cfg.stem == "hmlp":
-        w = max(cfg.hidden // 4, 16)
-        sub = (cfg.patch_size // 4) ** 2 * cfg.channels
-        return (sub + 1) * w + (4 * w + 1) * w + (4 * w + 1) * cfg.hidden + 4 * w
-    return (pixels + 1) * cfg.hidden
