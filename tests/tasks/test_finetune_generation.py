@@ -12,6 +12,16 @@ from zidong.data.tokenizer import tokenizer_for
 from zidong.tasks.finetune_generation import finetune_generation, generation_overrides
 
 
+@pytest.mark.parametrize("preset", ["tiny", "small", "base"])
+def test_the_overrides_make_a_valid_config_of_every_cpu_sized_preset(preset):
+    # the small preset fuses only part of its batch (train.fusion_batch): the overrides must
+    # still give each decoder its third of the batch, all of it fused
+    batch = load_config(preset).train.batch_size
+    cfg = load_config(preset, generation_overrides(batch))
+    assert cfg.train.fused_rows == batch
+    assert 3 * cfg.data.masking.hide_per_batch <= batch
+
+
 def test_every_slot_sample_generates_from_exactly_one_clean_source(mini_corpus):
     cfg = load_config("tiny", generation_overrides(9) + ["train.batch_size=9"])
     tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)

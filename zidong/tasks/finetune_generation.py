@@ -27,8 +27,10 @@ def generation_overrides(batch_size: int) -> list[str]:
         "train.objectives.matching=0", "train.objectives.text_gen=1",
         "train.objectives.image_gen=1", "train.objectives.speech_gen=1",
         "train.objectives.contrastive=1",
-        # inputs are unmasked, so the second, clean encoder pass would repeat the first
-        "train.clean_contrastive=false",
+        # inputs are unmasked, so the second, clean encoder pass would repeat the first; and
+        # without it every row must be fused (a preset's ``fusion_batch`` < batch_size left rows
+        # with only the clean pass, and the decoder slots above span the whole batch)
+        "train.clean_contrastive=false", "train.fusion_batch=0",
     ]
 
 
