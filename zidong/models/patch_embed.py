@@ -54,4 +54,3 @@ def create_stem(cfg) -> nn.Cell:
     if cfg.stem == "hmlp":
         return HMLPStem(cfg.patch_size, cfg.channels, cfg.hidden)
     return Linear(pixels, cfg.hidden)
-
