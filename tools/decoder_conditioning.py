@@ -18,11 +18,6 @@ import json
 import numpy as np
 
 
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    x = x - x.max(-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(-1, keepdims=True))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", required=True, help="a run directory or checkpoint")
@@ -35,9 +30,10 @@ def main() -> None:
     from mindspore import Tensor
 
     from zidong.config.schema import ContextConfig
+    from zidong.decoding.search import log_softmax
+    from zidong.eval.generation import rows_with, subset_batch
     from zidong.runtime import init_env
     from zidong.tasks.runner import pad_rows
-    from zidong.tasks.spec import MODALITIES
     init_env(ContextConfig())
     from zidong.tasks.engine import TaskEngine
 
@@ -46,17 +42,14 @@ def main() -> None:
     decoder = engine.model.text_decoder
     nll = {"own": 0.0, "other": 0.0}
     tokens = 0.0
-    modalities = np.array(MODALITIES)
-    want = np.array([m in use for m in MODALITIES])
     for i, batch in enumerate(engine.batches(args.data)):
         if i == args.batches:
             break
         # samples with the conditioning modalities and a reference text
-        rows = np.flatnonzero((np.asarray(batch["presence"])[:, want | (modalities == "text")]
-                               > 0).all(1))
+        rows = rows_with(batch, use + ("text",))
         if len(rows) < 2:
             continue
-        batch = {k: np.asarray(v)[rows] for k, v in batch.items()}
+        batch = subset_batch(batch, rows)
         memory, mask = engine.memory(batch, use)
         n = len(rows)
         din, target, dmask = (pad_rows(np.asarray(batch[k]), 16)

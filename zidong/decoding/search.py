@@ -15,7 +15,7 @@ import numpy as np
 StepFn = Callable[[np.ndarray], np.ndarray]
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
+def log_softmax(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float64)
     x = x - x.max(-1, keepdims=True)
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
@@ -63,7 +63,7 @@ def sample_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int | None,
     rng = np.random.default_rng(seed)
     ids, out = _start(n, max_len, bos, pad), np.zeros((n, max_len), np.int64)
     for t in range(max_len):
-        logp = _log_softmax(step_fn(ids)[:, t] / temperature)
+        logp = log_softmax(step_fn(ids)[:, t] / temperature)
         if top_k > 0:
             kth = np.sort(logp, -1)[:, -top_k][:, None]
             logp = np.where(logp < kth, -np.inf, logp)
@@ -88,7 +88,7 @@ def beam_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int, beam_size:
     hyps = np.zeros((n, k, max_len), np.int64)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
     for t in range(max_len):
-        logp = _log_softmax(step_fn(ids)[:, t]).reshape(n, k, -1)
+        logp = log_softmax(step_fn(ids)[:, t]).reshape(n, k, -1)
         vocab = logp.shape[-1]
         cand = (scores[:, :, None] + logp).reshape(n, k * vocab)
         top = np.argsort(-cand, axis=1)[:, :2 * k]  # 2k so that k live ones survive EOS

@@ -25,12 +25,12 @@ from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT
 GEN_TASKS = tuple(CONDITION)
 
 
-def _rows_with(batch: dict, mods) -> np.ndarray:
+def rows_with(batch: dict, mods) -> np.ndarray:
     want = np.array([m in mods for m in MODALITIES], bool)
     return np.flatnonzero((batch["presence"][:, want] > 0).all(1))
 
 
-def _subset(batch: dict, rows) -> dict:
+def subset_batch(batch: dict, rows) -> dict:
     return {k: np.asarray(v)[rows] for k, v in batch.items()}
 
 
@@ -56,13 +56,13 @@ class GenerationEval:
         done = defaultdict(int)
         for batch in self.engine.batches(self.manifest):
             for task in self.tasks:
-                rows = _rows_with(batch, self._needs(task))
+                rows = rows_with(batch, self._needs(task))
                 if task == "vqa":
                     rows = [r for r in rows if "answer" in self.samples[int(batch["index"][r])].meta]
                 if limit is not None:
                     rows = rows[:max(limit - done[task], 0)]
                 if len(rows):
-                    self._run(task, _subset(batch, rows))
+                    self._run(task, subset_batch(batch, rows))
                     done[task] += len(rows)
             if limit is not None and all(done[t] >= limit for t in self.tasks):
                 break

@@ -2,8 +2,8 @@
 
 - ``linear``: one matmul per patch (ViT's stride = kernel convolution).
 - ``hmlp``: the hierarchical MLP stem of Touvron et al. ("Three things everyone should know about
-  Vision Transformers", 2022): a 4x4 grid of (patch/4)-px sub-patches -> Linear/LN/GELU, 2x2 of those -> Linear/LN/GELU,
-  2x2 -> Linear. Why: a linear patch embedding sees an 8 px patch as one 192-vector, so an outline
+  Vision Transformers", 2022): a 4x4 grid of (patch/4)-px sub-patches -> Linear/LN/GELU, 2x2 of
+  those -> Linear/LN/GELU, 2x2 -> Linear. Why: a linear patch embedding sees an 8 px patch as one 192-vector, so an outline
   (what tells a star from a heart at 64 px) must be assembled by the transformer from patch-level
   features; the stem adds small non-linear filters first. It never mixes two patches, so
   masked image modelling still hides a patch completely. Written as reshapes + matmuls because
