@@ -65,6 +65,23 @@ def test_batches_have_the_static_shapes_and_masks(data, cfg, tokenizer):
                 assert b["hidden"][i].sum() == 0
 
 
+def test_a_disabled_decoder_gets_no_rows_and_the_next_move_up(data, tokenizer):
+    # image generation off: rows 0-3 hide text, 4-7 speech, the rest hide nothing
+    cfg = load_config("tiny", ["model.text.max_len=24", "data.masking.hide_per_batch=4",
+                               "train.batch_size=12", "train.objectives.image_gen=0"])
+    assert cfg.train.objectives.generated == (0, 2)
+    b = batches(DataPipeline(data[0], cfg, tokenizer, 12, seed=0))[0]
+    for i in range(12):
+        present, hidden = b["presence"][i], b["hidden"][i]
+        slot = (0, 2, None)[min(i // 4, 2)]
+        if slot is None or not present[slot] or present.sum() < 2:
+            assert hidden.sum() == 0, i
+        else:
+            # a second hidden modality only as the single-source option of a full sample
+            assert hidden[slot] == 1 and (hidden.sum() == 1 or present.sum() == 3), i
+    assert b["hidden"][:4, 0].sum() > 0 and b["hidden"][4:8, 2].sum() > 0
+
+
 def test_same_seed_same_batches_other_seed_other_order(data, cfg, tokenizer):
     a = batches(DataPipeline(data[0], cfg, tokenizer, 4, seed=3))
     b = batches(DataPipeline(data[0], cfg, tokenizer, 4, seed=3))

@@ -52,7 +52,7 @@ def test_only_the_contrastive_objective_sees_the_rows_past_the_fusion_batch(mini
     (["train.batch_size=8", "train.fusion_batch=4", "train.clean_contrastive=false"],
      "train.fusion_batch: 4 < batch_size needs train.clean_contrastive"),
     (["train.batch_size=16", "train.fusion_batch=4"] + COMMON,
-     "3 x hide_per_batch + match_negatives = 8 exceeds the 4 fused rows"),
+     "3 decoders x hide_per_batch + match_negatives = 8 exceeds the 4 fused rows"),
 ])
 def test_a_fusion_batch_that_cannot_work_is_refused(overrides, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):

@@ -319,6 +319,14 @@ class ObjectiveWeights:
     contrastive: float = 1.0  # sample level: InfoNCE over every present pair
     matching: float = 1.0     # sample level: 5-way tri-modal matching with hard negatives
 
+    @property
+    def generated(self) -> tuple[int, ...]:
+        """The modalities (0 text, 1 image, 2 speech) a decoder learns to generate, in that
+        order: each gets ``data.masking.hide_per_batch`` rows of the batch that hide it. A
+        disabled decoder gets no rows, so a text-only fine-tune trains on all of them."""
+        weights = (self.text_gen, self.image_gen, self.speech_gen)
+        return tuple(k for k, w in enumerate(weights) if w > 0)
+
     def check(self, prefix: str) -> None:
         for k, v in vars(self).items():
             _require(v >= 0, f"{prefix}.{k}", f"must be >= 0, got {v}")
@@ -405,8 +413,9 @@ class Config:
             _require(weight == 0 or getattr(mk, count) > 0, f"data.masking.{count}",
                      f"is 0, so train.objectives.{name} (weight {weight}) has nothing to predict; "
                      f"set the weight to 0 or mask something")
-        used = 3 * mk.hide_per_batch + mk.match_negatives
+        decoders = len(ob.generated)
+        used = decoders * mk.hide_per_batch + mk.match_negatives
         fused = self.train.fused_rows
         _require(used <= fused, "data.masking.hide_per_batch",
-                 f"3 x hide_per_batch + match_negatives = {used} exceeds the "
+                 f"{decoders} decoders x hide_per_batch + match_negatives = {used} exceeds the "
                  f"{fused} fused rows of a batch (train.fusion_batch, else train.batch_size)")

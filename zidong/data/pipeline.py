@@ -59,11 +59,12 @@ class DataPipeline:
     def hide_slots(self, indices: list[int]) -> dict[int, int]:
         """Sample index -> modality it hides, by its position in its batch (fixed counts)."""
         hide = self.cfg.data.masking.hide_per_batch
+        generated = self.cfg.train.objectives.generated
         slots = {}
         for pos, index in enumerate(indices):
-            k = (pos % self.batch_size) // hide if hide else 3
-            if k < 3:
-                slots[index] = k
+            k = (pos % self.batch_size) // hide if hide else len(generated)
+            if k < len(generated):
+                slots[index] = generated[k]
         return slots
 
     def epoch(self, epoch: int, start_batch: int = 0):

@@ -43,7 +43,7 @@ RULES = {
     "vocab_divisible": "every vocabulary (text, image codes) divides by model_parallel",
     "batch_divisible": "train.batch_size (per data-parallel rank) divides by micro_batch_num",
     "micro_batch_layout": "each micro-batch holds the fixed batch layout "
-                          "(3 x hide_per_batch + match_negatives samples)",
+                          "(decoders x hide_per_batch + match_negatives samples)",
     "micro_batches_ge_stages": "micro_batch_num >= pipeline_stage when pipelining",
     "layers_per_stage": "every pipeline stage gets at least one transformer block",
     "memory": "estimated memory per device fits the NPU",
@@ -283,11 +283,12 @@ def make_plan(cfg: Config) -> Plan:
     if bs % mb:
         v.append(("batch_divisible", f"train.batch_size {bs} (per data-parallel rank) is not "
                                      f"divisible by micro_batch_num {mb}"))
-    need = 3 * mk.hide_per_batch + mk.match_negatives
+    need = len(cfg.train.objectives.generated) * mk.hide_per_batch + mk.match_negatives
     if mb > 1 and bs // mb < need:
         v.append(("micro_batch_layout", f"a micro-batch of {bs // mb} samples (train.batch_size "
                                         f"{bs} / micro_batch_num {mb}) cannot hold the batch "
-                                        f"layout of 3 x hide_per_batch + match_negatives = {need}"))
+                                        f"layout of decoders x hide_per_batch + "
+                                        f"match_negatives = {need}"))
     if par.pipeline_stage > 1 and mb < par.pipeline_stage:
         v.append(("micro_batches_ge_stages", f"micro_batch_num {mb} < pipeline_stage "
                                              f"{par.pipeline_stage}: stages would idle"))

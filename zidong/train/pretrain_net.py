@@ -4,8 +4,9 @@ contrastive embeddings) and one pass of the fusion, so the whole step is a singl
 
 Batch layout (fixed counts, set by the data pipeline): with h = hide_per_batch and n =
 match_negatives, samples [0, h) hide their text, [h, 2h) their image, [2h, 3h) their speech
-(modality level: each decoder runs on its own slice), [3h, 3h + n) get one modality swapped for a
-hard negative (matching); every sample feeds the token-level and contrastive objectives.
+(modality level: each decoder runs on its own slice; a disabled decoder's slice is left out and
+the next ones move up), the n after them get one modality swapped for a hard negative
+(matching); every sample feeds the token-level and contrastive objectives.
 With ``train.fusion_batch`` F < B, only the first F rows take the masked pass, the fusion and the
 token- and modality-level heads; all B rows feed the contrastive objective's clean pass.
 """
@@ -54,6 +55,12 @@ class PretrainNet(nn.Cell):
         self.contrastive = Contrastive()
         self.matching = Matching(d)
         self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
+        h, generated = self.h, cfg.train.objectives.generated
+        # each enabled decoder's rows (text, image, speech), in the data pipeline's order
+        # (first row, end) pairs: ints rather than slices, which graph mode takes as constants
+        rows = {k: (i * h, (i + 1) * h) for i, k in enumerate(generated)}
+        self.rows_t, self.rows_i, self.rows_s = (rows.get(k, (0, 0)) for k in range(3))
+        self.neg_start = len(generated) * h
         # rows of the batch past the fusion batch feed only the clean contrastive pass (0: none)
         fused = cfg.train.fused_rows
         self.fused_rows = fused if fused < cfg.train.batch_size else 0
@@ -76,7 +83,7 @@ class PretrainNet(nn.Cell):
         negative slots, which take one modality (slot position % 3, if present) from the most
         similar other sample that has it. Returns sources (3, B) int32 and the swapped flags (B, 3)."""
         b = presence.shape[0]
-        start = 3 * self.h
+        start = self.neg_start
         rows = ops.arange(b, dtype=ms.int32)
         sources, flags = [], []
         for k in range(3):
@@ -169,8 +176,8 @@ class PretrainNet(nn.Cell):
                            mel_mlm_mask * mel_mask * seen[:, 2:3])
 
         # modality level: each decoder on its slice of the batch
-        h = self.h
-        st, si, ss = slice(0, h), slice(h, 2 * h), slice(2 * h, 3 * h)
+        st, si, ss = slice(self.rows_t[0], self.rows_t[1]), slice(self.rows_i[0], self.rows_i[1]), \
+            slice(self.rows_s[0], self.rows_s[1])
         text_gen, image_gen, speech_gen = zero, zero, zero
         if self.on_text:
             text_logits = model.text_decoder(dec_in[st], memory[st], memory_mask[st])
