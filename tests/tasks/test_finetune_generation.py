@@ -63,3 +63,21 @@ def test_generation_finetune_continues_a_run_with_its_config_and_tokenizer(tiny_
     assert len(lines) == 3 and all(np.isfinite(x["loss.text_gen"]) for x in lines)
     with pytest.raises(ValueError, match="batch_size 2"):
         generation_overrides(2)
+
+
+def test_the_cli_batch_size_and_seed_reach_generation_fine_tuning(monkeypatch, tmp_path):
+    import zidong.tasks.finetune_generation as fg
+    from zidong.cli import main
+    seen = {}
+
+    def fake(init_from, data, run_dir, steps, minutes, lr, overrides=(), log=print):
+        seen["overrides"] = list(overrides)
+        return {"run_dir": str(run_dir), "main": {"checkpoint": "x"}}
+
+    monkeypatch.setattr(fg, "finetune_generation", fake)
+    main(["finetune", "--task", "generation", "--init-from", "RUN", "--run-dir", str(tmp_path),
+          "--batch-size", "12", "--seed", "3", "--set", "train.batch_size=9"])
+    # the options come first, so an explicit --set still wins
+    assert seen["overrides"] == ["train.batch_size=12", "context.seed=3", "train.batch_size=9"]
+    main(["finetune", "--task", "generation", "--init-from", "RUN", "--run-dir", str(tmp_path)])
+    assert seen["overrides"] == []

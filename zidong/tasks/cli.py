@@ -33,8 +33,8 @@ def cmd_finetune(args) -> int:
     _init_cpu()
     finetune_classify(args.data, args.run_dir, args.label_fraction, args.init_from, args.config,
                       args.overrides, args.eval_data, tuple(args.modalities.split(",")),
-                      args.steps, args.minutes, args.batch_size,
-                      args.lr or CLASSIFY_LR, args.seed)
+                      args.steps, args.minutes, args.batch_size or 32,
+                      args.lr or CLASSIFY_LR, args.seed or 0)
     return 0
 
 
@@ -46,8 +46,11 @@ def _finetune_generation(args) -> int:
         print("zidong: --task generation continues a pretraining run: pass --init-from RUN",
               file=sys.stderr)
         return 2
+    # the options become overrides ahead of --set, which wins
+    given = [f"train.batch_size={args.batch_size}"] if args.batch_size else []
+    given += [f"context.seed={args.seed}"] if args.seed is not None else []
     result = finetune_generation(args.init_from, args.data, args.run_dir, args.steps,
-                                 args.minutes, args.lr or LR, args.overrides)
+                                 args.minutes, args.lr or LR, given + args.overrides)
     print(f"run: {result['run_dir']}\ncheckpoint: {result['main']['checkpoint']}")
     return 0
 
@@ -111,10 +114,12 @@ def add_task_parsers(sub) -> None:
                    help="what the classifier may see, e.g. image")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--minutes", type=float, default=0.0, help="wall-clock budget (0: none)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default: classify 32, generation the run's own")
     p.add_argument("--lr", type=float, default=None,
                    help="peak learning rate (default: classify 1e-4, generation 3e-4)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default: classify 0, generation "
+                   "the run's own")
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_finetune)
 

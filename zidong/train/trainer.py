@@ -90,8 +90,9 @@ class Trainer:
         own = {k: v for k, v in params.items() if k.startswith("image_tokenizer.")}
         if not own:
             raise ValueError(f"{path}: no image_tokenizer.* tensors (is it a VQ-stage checkpoint?)")
-        missing, _ = ms.load_param_into_net(self.model, own, strict_load=False)
-        left = [m for m in missing if m.startswith("image_tokenizer.")]
+        # into the tokenizer alone: loading into the whole model would warn about every other
+        # parameter (hundreds of names) not being in the file
+        left, _ = ms.load_param_into_net(self.model.image_tokenizer, own, strict_load=False)
         if left:
             raise ValueError(f"{path}: VQ checkpoint lacks {left[:3]}...")
         for p in self.model.image_tokenizer.get_parameters():
