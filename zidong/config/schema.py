@@ -346,6 +346,11 @@ class VQStageConfig:
         _require(self.max_minutes >= 0, f"{prefix}.max_minutes", f"must be >= 0, got {self.max_minutes}")
 
 
+# the trainable parts of the model (the VQ image tokenizer is always frozen after its stage)
+COMPONENTS = ("text_encoder", "vision_encoder", "speech_encoder", "fusion", "text_decoder",
+              "image_decoder", "speech_decoder")
+
+
 @dataclass
 class TrainConfig:
     batch_size: int = 8
@@ -364,6 +369,10 @@ class TrainConfig:
     # contrastive one (0: all). Below batch_size, the remaining rows only feed the contrastive
     # objective's clean encoder pass: more negatives per step for less than the fusion costs
     fusion_batch: int = 0
+    # model components kept as they are (comma-separated, e.g. "vision_encoder,fusion"): a
+    # decoder fine-tuned alone cannot erase what the encoders and the fusion learnt (trained
+    # together on text generation only, the fused memory of every image became the same)
+    freeze: str = ""
     log_every: int = 10
     ckpt_every: int = 500
     keep_last: int = 2
@@ -374,6 +383,10 @@ class TrainConfig:
     def fused_rows(self) -> int:
         return self.fusion_batch or self.batch_size
 
+    @property
+    def frozen(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.freeze.split(",") if c.strip())
+
     def check(self, prefix: str = "train") -> None:
         _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",
                   "log_every", "ckpt_every", "keep_last", "temperature_lr_scale")
@@ -382,6 +395,9 @@ class TrainConfig:
         _require(self.fusion_batch in (0, self.batch_size) or self.clean_contrastive,
                  f"{prefix}.fusion_batch", f"{self.fusion_batch} < batch_size needs "
                  f"train.clean_contrastive (the other rows only have the clean pass)")
+        unknown = [c for c in self.frozen if c not in COMPONENTS]
+        _require(not unknown, f"{prefix}.freeze",
+                 f"unknown component(s) {unknown}; known: {', '.join(COMPONENTS)}")
         for name in ("weight_decay", "warmup_steps", "max_minutes"):
             v = getattr(self, name)
             _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")

@@ -73,7 +73,8 @@ class Trainer:
         if cfg.context.amp_level != "O0":
             dtype = ms.bfloat16 if cfg.context.precision == "bf16" else ms.float16
             self.net = amp.auto_mixed_precision(self.net, cfg.context.amp_level, dtype=dtype)
-        self.params = [p for p in self.net.trainable_params() if not p.name.startswith(FROZEN)]
+        frozen = (FROZEN,) + tuple(f"model.{c}." for c in t.frozen)
+        self.params = [p for p in self.net.trainable_params() if not p.name.startswith(frozen)]
         self.schedule = WarmupCosine(t.lr, t.warmup_steps, t.max_steps, t.min_lr_ratio)
         temp = WarmupCosine(t.lr * t.temperature_lr_scale, t.warmup_steps, t.max_steps,
                             t.min_lr_ratio)
