@@ -8,7 +8,10 @@ decoder, so a gap of ~0 means their scores are those of a language model.
 
     .venv/bin/python tools/decoder_conditioning.py --ckpt RUN [--use image] [--data MANIFEST]
 
-Prints one JSON line: nll_own, nll_other, gap (nats per token) and how many tokens were scored.
+Prints one JSON line: nll_own, nll_other, gap (nats per token), how many tokens were scored, and
+memory_cosine: the mean cosine between two samples' fused memories (mean over their positions).
+A memory_cosine near 1 means the memory no longer tells the inputs apart: no decoder could
+read anything from it.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def main() -> None:
     engine = TaskEngine(args.ckpt, batch_size=16)
     decoder = engine.model.text_decoder
     nll = {"own": 0.0, "other": 0.0}
-    tokens = 0.0
+    tokens, cosines = 0.0, []
     for i, batch in enumerate(engine.batches(args.data)):
         if i == args.batches:
             break
@@ -52,6 +55,10 @@ def main() -> None:
         batch = subset_batch(batch, rows)
         memory, mask = engine.memory(batch, use)
         n = len(rows)
+        m, w = memory.asnumpy()[:n], mask.asnumpy()[:n, :, None]
+        pooled = (m * w).sum(1) / w.sum(1)
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        cosines.append((pooled @ pooled.T)[~np.eye(n, dtype=bool)].mean())
         din, target, dmask = (pad_rows(np.asarray(batch[k]), 16)
                               for k in ("dec_in", "dec_target", "dec_mask"))
         dmask = dmask * (np.arange(16) < n).reshape(-1, 1)  # padding rows are not scored
@@ -66,7 +73,7 @@ def main() -> None:
     own, other = nll["own"] / tokens, nll["other"] / tokens
     print(json.dumps({"ckpt": args.ckpt, "use": args.use, "nll_own": round(own, 4),
                       "nll_other": round(other, 4), "gap": round(other - own, 4),
-                      "tokens": int(tokens)}))
+                      "tokens": int(tokens), "memory_cosine": round(float(np.mean(cosines)), 7)}))
 
 
 if __name__ == "__main__":

@@ -56,9 +56,14 @@ def test_generation_finetune_continues_a_run_with_its_config_and_tokenizer(tiny_
     assert cfg["model"] == before[1]["config"]["model"]
     assert cfg["train"]["objectives"]["mlm"] == 0 and cfg["train"]["objectives"]["text_gen"] == 1
     assert cfg["data"]["masking"]["single_source_prob"] == 1.0
-    moved = max(float(np.abs(after[0][k].asnumpy() - before[0][k].asnumpy()).max())
-                for k in after[0] if k.startswith("model.text_decoder."))
-    assert moved > 0
+    def moved(component):
+        return max(float(np.abs(after[0][k].asnumpy() - before[0][k].asnumpy()).max())
+                   for k in after[0] if k.startswith(f"model.{component}."))
+
+    assert moved("text_decoder") > 0 and moved("image_decoder") > 0 and moved("speech_decoder") > 0
+    # only the decoders train: the memory they read stays as pretraining left it
+    for component in ("text_encoder", "vision_encoder", "speech_encoder", "fusion"):
+        assert moved(component) == 0, component
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) == 3 and all(np.isfinite(x["loss.text_gen"]) for x in lines)
     with pytest.raises(ValueError, match="batch_size 2"):

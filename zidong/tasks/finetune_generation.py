@@ -6,12 +6,20 @@ of token-masked inputs, on a few slots per batch. The tasks condition on one cle
 caption (image), ASR (speech), t2i / s2i, t2s / i2s. So the fine-tune uses the same graph and
 trainer with the data settings of the tasks: no token masking, every slot sample hides all but
 one source (``single_source_prob`` 1), a third of the batch per decoder, no matching negatives.
-The contrastive objective stays on (weight 1) so the unified space the encoders share keeps its
-alignment; the token-level and matching objectives are off.
+
+Only the decoders train: the encoders and the fusion are frozen (``train.freeze``). Trained
+together with the decoders, they made every input's fused memory the same (a decoder that has not
+yet learnt to read its memory lowers its loss fastest by flattening it), so the captions were
+one template sentence for every image; frozen, the memory keeps what pretraining put in it and
+the decoders learn to read it (docs/results.md). With nothing left to align, the sample- and
+token-level objectives are off, and each step costs only the decoders' backward pass.
 """
 from __future__ import annotations
 
 from zidong.train.pretrain import run_pretrain
+
+
+FROZEN_FOR_GENERATION = ("text_encoder", "vision_encoder", "speech_encoder", "fusion")
 
 
 def generation_overrides(batch_size: int) -> list[str]:
@@ -26,11 +34,12 @@ def generation_overrides(batch_size: int) -> list[str]:
         "train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
         "train.objectives.matching=0", "train.objectives.text_gen=1",
         "train.objectives.image_gen=1", "train.objectives.speech_gen=1",
-        "train.objectives.contrastive=1",
-        # inputs are unmasked, so the second, clean encoder pass would repeat the first; and
-        # without it every row must be fused (a preset's ``fusion_batch`` < batch_size left rows
-        # with only the clean pass, and the decoder slots above span the whole batch)
+        "train.objectives.contrastive=0",
+        # no clean encoder pass (nothing contrastive to feed), so every row must be fused (a
+        # preset's ``fusion_batch`` < batch_size left rows with only the clean pass, and the
+        # decoder slots above span the whole batch)
         "train.clean_contrastive=false", "train.fusion_batch=0",
+        "train.freeze=" + ",".join(FROZEN_FOR_GENERATION),
     ]
 
 
