@@ -42,6 +42,7 @@ def main() -> None:
 
     use = tuple(args.use.split(","))
     engine = TaskEngine(args.ckpt, batch_size=16)
+    size = engine.batch_size  # the engine's graphs take full batches: padding rows added
     decoder = engine.model.text_decoder
     nll = {"own": 0.0, "other": 0.0}
     tokens, cosines = 0.0, []
@@ -59,12 +60,12 @@ def main() -> None:
         pooled = (m * w).sum(1) / w.sum(1)
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
         cosines.append((pooled @ pooled.T)[~np.eye(n, dtype=bool)].mean())
-        din, target, dmask = (pad_rows(np.asarray(batch[k]), 16)
+        din, target, dmask = (pad_rows(np.asarray(batch[k]), size)
                               for k in ("dec_in", "dec_target", "dec_mask"))
-        dmask = dmask * (np.arange(16) < n).reshape(-1, 1)  # padding rows are not scored
+        dmask = dmask * (np.arange(size) < n).reshape(-1, 1)  # padding rows are not scored
         for name, roll in (("own", 0), ("other", 1)):
             # rolled within the real rows, so "other" is always a different sample
-            order = np.concatenate([np.roll(np.arange(n), roll), np.arange(n, 16)])
+            order = np.concatenate([np.roll(np.arange(n), roll), np.arange(n, size)])
             idx = Tensor(order, ms.int32)
             logits = decoder(Tensor(din.astype(np.int32)), memory[idx], mask[idx]).asnumpy()
             lp = np.take_along_axis(log_softmax(logits), target[..., None].astype(np.int64), -1)

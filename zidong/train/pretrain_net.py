@@ -54,8 +54,8 @@ class PretrainNet(nn.Cell):
         self.speech_gen = SpeechGeneration(m.speech.max_frames)
         self.contrastive = Contrastive()
         self.matching = Matching(d)
-        self.h, self.n_neg = mk.hide_per_batch, mk.match_negatives
-        h, generated = self.h, cfg.train.objectives.generated
+        self.n_neg = mk.match_negatives
+        h, generated = mk.hide_per_batch, cfg.train.objectives.generated
         # each enabled decoder's rows (text, image, speech), in the data pipeline's order
         # (first row, end) pairs: ints rather than slices, which graph mode takes as constants
         rows = {k: (i * h, (i + 1) * h) for i, k in enumerate(generated)}
