@@ -81,3 +81,14 @@ def barrier(info: DistInfo) -> None:
         import mindspore as ms
         from mindspore import ops
         ops.AllReduce()(ms.Tensor([1.0], ms.float32)).asnumpy()
+
+
+def mean_over_ranks(info: DistInfo, value: float) -> float:
+    """The mean of a number over the ranks (the number itself in a single process): a value all
+    ranks must agree on, such as the training time a budget-sized schedule is planned from."""
+    if not info.distributed:
+        return value
+    import mindspore as ms
+    from mindspore import ops
+    total = ops.AllReduce()(ms.Tensor([value], ms.float32)).asnumpy()[0]
+    return float(total) / info.world

@@ -100,7 +100,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     from zidong.data.pipeline import DataPipeline
     from zidong.data.tokenizer import tokenizer_for
     from zidong.train.checkpoint import save_state
-    from zidong.train.schedule import WarmupCosine
+    from zidong.train.schedule import BudgetPlan, WarmupCosine
     from zidong.train.step import make_train_step
 
     unknown = [m for m in modalities if m not in MODALITIES]
@@ -144,16 +144,20 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     pipe = DataPipeline(subset, cfg, tokenizer, bs, seed=seed, masking=False)
     net.set_train(True)
     t0, step, epoch, losses = time.time(), 0, 0, []
-    while step < steps and not (minutes and time.time() - t0 > minutes * 60):
+    # a --minutes budget sizes the schedule (compilation counted: it is in the budget here)
+    plan = BudgetPlan([schedule], steps, minutes * 60)
+    while step < plan.total:
         for b in pipe.iterate(epoch):
             batch = [ms.Tensor(b[c]) for c in COLS] + [ms.Tensor(b["label"].astype(np.int32))]
             losses.append(float(train_step(*batch).asnumpy()))
             step += 1
-            if step % 20 == 0 or step == steps:
+            plan.update(step, step, time.time() - t0)
+            if step % 20 == 0 or step == plan.total:
                 el = time.time() - t0
-                log(f"classify step {step}/{steps}  loss {np.mean(losses[-20:]):.4f}  "
-                    f"{step * bs / el:.1f} samples/s  ETA {(steps - step) * el / step / 60:.1f} min")
-            if step >= steps or (minutes and time.time() - t0 > minutes * 60):
+                log(f"classify step {step}/{plan.total}  loss {np.mean(losses[-20:]):.4f}  "
+                    f"{step * bs / el:.1f} samples/s  "
+                    f"ETA {(plan.total - step) * el / step / 60:.1f} min")
+            if step >= plan.total:
                 break
         epoch += 1
     train_seconds = time.time() - t0

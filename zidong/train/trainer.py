@@ -23,13 +23,14 @@ from mindspore import amp, nn, ops
 from zidong.config.schema import Config
 from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
-from zidong.parallel.dist import DistInfo
+from zidong.parallel.dist import DistInfo, mean_over_ranks
 from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
 from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
-from zidong.train.schedule import WarmupCosine
+from zidong.train.schedule import BudgetPlan, WarmupCosine
 
 FROZEN = "model.image_tokenizer."
+SCHEDULE_PARAMS = "learning_rate"  # the schedules' lengths (schedule.WarmupCosine)
 
 
 def _param_groups(params, cfg, schedule, temp_schedule):
@@ -77,7 +78,8 @@ class Trainer:
         self.params = [p for p in self.net.trainable_params() if not p.name.startswith(frozen)]
         self.schedule = WarmupCosine(t.lr, t.warmup_steps, t.max_steps, t.min_lr_ratio)
         temp = WarmupCosine(t.lr * t.temperature_lr_scale, t.warmup_steps, t.max_steps,
-                            t.min_lr_ratio)
+                            t.min_lr_ratio, name="learning_rate.temperature")
+        self.schedules = (self.schedule, temp)
         self.optimizer = nn.AdamWeightDecay(_param_groups(self.params, cfg, self.schedule, temp),
                                             learning_rate=self.schedule)
         self.scaler = amp.DynamicLossScaler(2.0 ** 16, 2, 1000) \
@@ -212,6 +214,8 @@ class Trainer:
             raise ValueError(f"{path}: saved with another tokenizer than this run's")
         missing, _ = ms.load_param_into_net(self.net, params, strict_load=True)
         missing += ms.load_param_into_net(self.optimizer, params, strict_load=True)[0]
+        # checkpoints from before the schedule's lengths were saved: the configured curve
+        missing = [m for m in missing if not m.startswith(SCHEDULE_PARAMS)]
         if missing:
             raise ValueError(f"{path}: checkpoint lacks {missing[:5]}")
         if blobs.get("rng") and hasattr(ms, "set_rng_state"):
@@ -228,7 +232,7 @@ class Trainer:
         ckpt = resolve_checkpoint(path)
         params, _, _ = load_state(ckpt)
         weights = {k: v for k, v in params.items() if not k.startswith(("adam_", "global_step",
-                                                                         "learning_rate"))}
+                                                                         SCHEDULE_PARAMS))}
         missing, _ = ms.load_param_into_net(self.net, weights, strict_load=False)
         missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}]
         missing = zero_added_later(self.net, missing, ckpt)
@@ -277,12 +281,16 @@ class Trainer:
         t = self.cfg.train
         last = min(t.max_steps, stop_at) if stop_at else t.max_steps
         budget = t.max_minutes * 60
-        progress = Progress(self.out_dir, t.max_steps, budget, self.log, append=self.step > 0)
+        # with budget_schedule the run ends when its budget-sized schedule does, at a step every
+        # rank agrees on (each rank's own clock could stop one rank a step before the others)
+        plan = BudgetPlan(self.schedules, t.max_steps, budget if t.budget_schedule else 0.0)
+        progress = Progress(self.out_dir, plan.total, budget, self.log, append=self.step > 0)
         samples_per_step = t.batch_size * t.grad_accum * self.dist.world
         start_step, it = self.step, self._batches()
         window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
         t_interval = now()
-        while self.step < last and not (budget and progress.t_train >= budget):
+        while self.step < min(last, plan.total) and not (
+                budget and not plan.budget and progress.t_train >= budget):
             t0 = now()
             losses, gnorm, finite, used = self._one_step(it)
             dt = now() - t0
@@ -291,6 +299,9 @@ class Trainer:
             else:
                 progress.t_train += dt
             self.step += 1
+            if plan.budget:
+                progress.total = plan.update(self.step, self.step - start_step - 1,
+                                             mean_over_ranks(self.dist, progress.t_train))
             if not finite:
                 self.skipped += 1
                 self.log(f"step {self.step}: non-finite gradients, update skipped "
@@ -298,10 +309,11 @@ class Trainer:
             window.append(losses)
             # an objective is alive if every step that used it gave its own parameters gradient
             gmin = np.where(used > 0, np.minimum(gmin, gnorm), gmin)
-            if self.step % t.log_every == 0 or self.step == t.max_steps:
+            if self.step % t.log_every == 0 or self.step == plan.total:
                 mean = np.mean(window, 0)
                 elapsed = now() - t_interval
-                row = {"step": self.step, "epoch": self.epoch, "lr": self.schedule.value(self.step),
+                row = {"step": self.step, "planned_steps": plan.total, "epoch": self.epoch,
+                       "lr": self.schedule.value(self.step),
                        "loss": float(sum(w * l for w, l in zip(asdict(t.objectives).values(), mean))),
                        **{f"loss.{o}": float(v) for o, v in zip(OBJECTIVES, mean)},
                        **{f"grad_norm.{o}": float(v) for o, v in zip(OBJECTIVES, gnorm)},
@@ -317,6 +329,7 @@ class Trainer:
                              f"{self.cfg.name}: pretraining losses")
         summary = {"run_dir": str(self.run_dir), "checkpoint": str(final), "curves": str(curves),
                    "steps": self.step, "train_seconds": round(progress.t_train, 1),
+                   "final_lr": self.schedule.value(self.step),
                    "compile_seconds": round(compile_s, 1), "skipped_steps": self.skipped,
                    "min_grad_norm": {o: float(v) for o, v in zip(OBJECTIVES, gmin)},
                    "levels": LEVEL, "ranks": self.dist.world}

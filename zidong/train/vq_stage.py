@@ -15,7 +15,7 @@ from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
 from zidong.train.checkpoint import save_state
 from zidong.train.progress import now
-from zidong.train.schedule import WarmupCosine
+from zidong.train.schedule import BudgetPlan, WarmupCosine
 from zidong.train.step import make_train_step
 
 
@@ -52,13 +52,17 @@ def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print)
         err = ((recon - images) ** 2).mean(axis=(1, 2, 3))
         return (err * weight).sum() / ops.maximum(weight.sum(), 1.0) + commit
 
-    opt = nn.AdamWeightDecay(tok.trainable_params(), WarmupCosine(v.lr, 50, v.steps, 0.1),
-                             weight_decay=0.0)
+    schedule = WarmupCosine(v.lr, 50, v.steps, 0.1)
+    opt = nn.AdamWeightDecay(tok.trainable_params(), schedule, weight_decay=0.0)
     step = make_train_step(loss_fn, opt, clip_norm=1.0)
     budget, t_train, compile_s, epoch, losses = v.max_minutes * 60, 0.0, 0.0, 0, []
+    plan = BudgetPlan([schedule], v.steps, budget if cfg.train.budget_schedule else 0.0)
     done, last = 0, None
     log_path = (run_dir / "metrics.jsonl").open("w")
-    while done < v.steps and not (budget and t_train >= budget):
+    def over_budget():  # by the clock only when the schedule is not sized to the budget
+        return budget and not plan.budget and t_train >= budget
+
+    while done < plan.total and not over_budget():
         for batch in pipeline.iterate(epoch):
             t0 = now()
             loss = float(step(ms.Tensor(batch["image"]), ms.Tensor(batch["presence"][:, 1])).asnumpy())
@@ -68,16 +72,17 @@ def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print)
             else:
                 t_train += dt
             done += 1
+            plan.update(done, done - 1, t_train)
             losses.append(loss)
             last = batch
-            if done % 50 == 0 or done == v.steps:
+            if done % 50 == 0 or done == plan.total:
                 row = {"step": done, "loss.vq": float(np.mean(losses[-50:])),
                        "train_seconds": round(t_train, 1)}
                 log_path.write(json.dumps(row) + "\n")
                 log_path.flush()
-                log(f"vq step {done}/{v.steps}  recon+commit {row['loss.vq']:.4f}  "
+                log(f"vq step {done}/{plan.total}  recon+commit {row['loss.vq']:.4f}  "
                     f"{v.batch_size * min(50, done) / max(dt * min(50, done), 1e-9):.0f} samples/s")
-            if done >= v.steps or (budget and t_train >= budget):
+            if done >= plan.total or over_budget():
                 break
         epoch += 1
     log_path.close()
