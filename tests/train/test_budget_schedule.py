@@ -28,7 +28,7 @@ def test_a_resize_reaches_the_compiled_graph_without_recompiling():
     before = float(lr_now().asnumpy())
     assert before == pytest.approx(schedule.value(50), rel=1e-5)
     schedule.resize(50)                       # the budget allows only 50 steps: 50 is the last
-    assert schedule.total == 50 and float(schedule.warmup.asnumpy()) == 5.0
+    assert schedule.total == 50 and float(schedule.warmup.asnumpy()) == 10.0
     after = float(lr_now().asnumpy())
     assert after == pytest.approx(0.1, rel=1e-5) and after < before
     assert schedule.value(50) == pytest.approx(after, rel=1e-5)
@@ -38,10 +38,14 @@ def test_the_plan_follows_the_measured_step_time():
     a, b = WarmupCosine(1.0, 50, 500), WarmupCosine(10.0, 50, 500, name="learning_rate.t")
     plan = BudgetPlan([a, b], max_steps=500, budget_s=100.0)
     assert plan.update(step=11, steps_timed=10, t_train=10.0) == 11 + 90   # 1 s a step
-    assert a.total == b.total == 101 and float(a.warmup.asnumpy()) == 10.0  # warm-up scaled too
+    assert a.total == b.total == 101 and float(a.warmup.asnumpy()) == 50.0  # warm-up kept
     assert plan.update(step=51, steps_timed=50, t_train=25.0) == 51 + 150  # faster: 0.5 s
     assert plan.update(step=52, steps_timed=51, t_train=1.0) == 500        # capped at max_steps
     assert plan.update(step=60, steps_timed=59, t_train=120.0) == 60       # spent: stop here
+    assert float(a.warmup.asnumpy()) == 30.0             # a warm-up is at most half the run
+    # a budget that also counts compilation: the rate from the timed steps, the rest from spent
+    plan = BudgetPlan([WarmupCosine(1.0, 50, 500)], max_steps=500, budget_s=100.0)
+    assert plan.update(step=11, steps_timed=10, t_train=10.0, spent=40.0) == 11 + 60
     off = BudgetPlan([WarmupCosine(1.0, 50, 500)], max_steps=500, budget_s=0.0)
     assert off.update(step=11, steps_timed=10, t_train=1e6) == 500
 

@@ -151,7 +151,9 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
             batch = [ms.Tensor(b[c]) for c in COLS] + [ms.Tensor(b["label"].astype(np.int32))]
             losses.append(float(train_step(*batch).asnumpy()))
             step += 1
-            plan.update(step, step, time.time() - t0)
+            if step == 1:   # the first step compiles: its time would inflate the step time
+                t1 = time.time()
+            plan.update(step, step - 1, time.time() - t1, spent=time.time() - t0)
             if step % 20 == 0 or step == plan.total:
                 el = time.time() - t0
                 log(f"classify step {step}/{plan.total}  loss {np.mean(losses[-20:]):.4f}  "
