@@ -1,14 +1,18 @@
-"""Does the text decoder use what it is conditioned on?
+"""Does a decoder use what it is conditioned on?
 
-Teacher-forced negative log-likelihood per token of each sample's reference text, given the fused
-memory of its own inputs and given another sample's memory (the batch rolled by one). A decoder
-that reads its memory scores its own sample better; one that has learnt only the language (the
-templates of the built-in corpus) scores both the same. Captions and ASR are generated from this
-decoder, so a gap of ~0 means their scores are those of a language model.
+Teacher-forced loss of each sample's own target given the fused memory of its own inputs, and
+given another sample's memory (the batch rolled by one). A decoder that reads its memory scores
+its own sample better; one that has learnt only the marginal (the templates of the built-in
+corpus, the average image, the average voice) scores both the same. Generation reads this memory,
+so a gap of ~0 means the outputs cannot follow the input.
 
-    .venv/bin/python tools/decoder_conditioning.py --ckpt RUN [--use image] [--data MANIFEST]
+    .venv/bin/python tools/decoder_conditioning.py --ckpt RUN [--decoder text|image|speech]
+        [--use image] [--data MANIFEST]
 
-Prints one JSON line: nll_own, nll_other, gap (nats per token), how many tokens were scored, and
+The loss per decoder: text, NLL per subword token of the reference text (captions, ASR); image,
+NLL per VQ code of the image's own codes (text/speech -> image); speech, L1 per log-mel value of
+the real frames (text/image -> speech; the decoder is given the true length, as in training).
+Prints one JSON line: own, other, gap (other - own), how many targets were scored, and
 memory_cosine: the mean cosine between two samples' fused memories (mean over their positions).
 A memory_cosine near 1 means the memory no longer tells the inputs apart: no decoder could
 read anything from it.
@@ -20,12 +24,17 @@ import json
 
 import numpy as np
 
+TARGET = {"text": "text", "image": "image", "speech": "speech"}   # what each decoder generates
+DEFAULT_USE = {"text": "image", "image": "text", "speech": "text"}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", required=True, help="a run directory or checkpoint")
     ap.add_argument("--data", default="cache/corpus/test.jsonl")
-    ap.add_argument("--use", default="image", help="conditioning modalities, e.g. image or speech")
+    ap.add_argument("--decoder", choices=sorted(TARGET), default="text")
+    ap.add_argument("--use", default=None, help="conditioning modalities, e.g. image or "
+                    "text,speech (default: image for text, text for image and speech)")
     ap.add_argument("--batches", type=int, default=4, help="batches of 16 samples to score")
     args = ap.parse_args()
 
@@ -38,19 +47,58 @@ def main() -> None:
     from zidong.runtime import init_env
     from zidong.tasks.runner import pad_rows
     init_env(ContextConfig())
+    from zidong.objectives.image_generation import ImageGeneration
     from zidong.tasks.engine import TaskEngine
 
-    use = tuple(args.use.split(","))
+    use = tuple((args.use or DEFAULT_USE[args.decoder]).split(","))
+    if TARGET[args.decoder] in use:
+        raise SystemExit(f"--use {','.join(use)}: the {args.decoder} decoder generates "
+                         f"{TARGET[args.decoder]}, so it cannot also be conditioned on it")
     engine = TaskEngine(args.ckpt, batch_size=16)
     size = engine.batch_size  # the engine's graphs take full batches: padding rows added
-    decoder = engine.model.text_decoder
-    nll = {"own": 0.0, "other": 0.0}
-    tokens, cosines = 0.0, []
+    model = engine.model
+
+    def nll(logits, target, weight):
+        lp = np.take_along_axis(log_softmax(logits), target[..., None].astype(np.int64), -1)
+        return float((-lp[..., 0] * weight).sum())
+
+    bos = engine.cfg.model.image_tokenizer.codebook_size
+
+    def scorer(batch, n):
+        """(loss(memory, mask) -> summed loss of the real rows, how many targets they hold)."""
+        real = (np.arange(size) < n).reshape(-1, 1).astype(np.float32)  # padding not scored
+        if args.decoder == "text":
+            din, target, dmask = (pad_rows(np.asarray(batch[k]), size)
+                                  for k in ("dec_in", "dec_target", "dec_mask"))
+            din, weight = Tensor(din.astype(np.int32)), dmask * real
+
+            def text(memory, mask):
+                return nll(model.text_decoder(din, memory, mask).asnumpy(), target, weight)
+            return text, weight.sum()
+        if args.decoder == "image":
+            codes = model.image_tokenizer.encode(Tensor(pad_rows(np.asarray(batch["image"]),
+                                                                 size)))
+            din, target = ImageGeneration(bos).decoder_input(codes), codes.asnumpy()
+            weight = np.broadcast_to(real, target.shape)
+
+            def image(memory, mask):
+                return nll(model.image_decoder(din, memory, mask).asnumpy(), target, weight)
+            return image, weight.sum()
+        mel, mel_mask, mel_len, lang = (pad_rows(np.asarray(batch[k]), size)
+                                        for k in ("mel", "mel_mask", "mel_len", "lang_id"))
+        weight = mel_mask * real
+
+        def speech(memory, mask):
+            pred, _ = model.speech_decoder(memory, mask, Tensor(mel_len), Tensor(lang))
+            return float((np.abs(pred.asnumpy() - mel).mean(-1) * weight).sum())
+        return speech, weight.sum()
+
+    loss = {"own": 0.0, "other": 0.0}
+    count, cosines = 0.0, []
     for i, batch in enumerate(engine.batches(args.data)):
         if i == args.batches:
             break
-        # samples with the conditioning modalities and a reference text
-        rows = rows_with(batch, use + ("text",))
+        rows = rows_with(batch, use + (TARGET[args.decoder],))
         if len(rows) < 2:
             continue
         batch = subset_batch(batch, rows)
@@ -60,21 +108,18 @@ def main() -> None:
         pooled = (m * w).sum(1) / w.sum(1)
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
         cosines.append((pooled @ pooled.T)[~np.eye(n, dtype=bool)].mean())
-        din, target, dmask = (pad_rows(np.asarray(batch[k]), size)
-                              for k in ("dec_in", "dec_target", "dec_mask"))
-        dmask = dmask * (np.arange(size) < n).reshape(-1, 1)  # padding rows are not scored
+        score, targets = scorer(batch, n)
         for name, roll in (("own", 0), ("other", 1)):
             # rolled within the real rows, so "other" is always a different sample
-            order = np.concatenate([np.roll(np.arange(n), roll), np.arange(n, size)])
-            idx = Tensor(order, ms.int32)
-            logits = decoder(Tensor(din.astype(np.int32)), memory[idx], mask[idx]).asnumpy()
-            lp = np.take_along_axis(log_softmax(logits), target[..., None].astype(np.int64), -1)
-            nll[name] += float((-lp[..., 0] * dmask).sum())
-        tokens += float(dmask.sum())
-    own, other = nll["own"] / tokens, nll["other"] / tokens
-    print(json.dumps({"ckpt": args.ckpt, "use": args.use, "nll_own": round(own, 4),
-                      "nll_other": round(other, 4), "gap": round(other - own, 4),
-                      "tokens": int(tokens), "memory_cosine": round(float(np.mean(cosines)), 7)}))
+            order = Tensor(np.concatenate([np.roll(np.arange(n), roll), np.arange(n, size)]),
+                           ms.int32)
+            loss[name] += score(memory[order], mask[order])
+        count += float(targets)
+    own, other = loss["own"] / count, loss["other"] / count
+    print(json.dumps({"ckpt": args.ckpt, "decoder": args.decoder, "use": ",".join(use),
+                      "own": round(own, 4), "other": round(other, 4),
+                      "gap": round(other - own, 4), "targets": int(count),
+                      "memory_cosine": round(float(np.mean(cosines)), 7)}))
 
 
 if __name__ == "__main__":

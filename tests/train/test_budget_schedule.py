@@ -56,7 +56,8 @@ def test_a_budgeted_run_ends_with_its_rate_decayed(tiny_run, mini_corpus, tmp_pa
     lr, ratio = 1e-3, 0.1
     result = run_pretrain("tiny", COMMON + ["train.max_steps=100000", "train.max_minutes=0.1",
                                             f"train.lr={lr}", f"train.min_lr_ratio={ratio}",
-                                            "train.warmup_steps=20", "train.ckpt_every=100000"],
+                                            "train.warmup_steps=20", "train.ckpt_every=100000",
+                                            "train.budget_schedule=true"],
                           str(mini_corpus / "train.jsonl"), run_dir=str(tmp_path / "run"),
                           vq_ckpt=str(run_a / "vq" / "vq.safetensors"))["main"]
     assert 2 < result["steps"] < 100000
