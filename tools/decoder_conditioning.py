@@ -24,7 +24,7 @@ import json
 
 import numpy as np
 
-TARGET = {"text": "text", "image": "image", "speech": "speech"}   # what each decoder generates
+# a decoder is named for the modality it generates; conditioned by default on
 DEFAULT_USE = {"text": "image", "image": "text", "speech": "text"}
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ckpt", required=True, help="a run directory or checkpoint")
     ap.add_argument("--data", default="cache/corpus/test.jsonl")
-    ap.add_argument("--decoder", choices=sorted(TARGET), default="text")
+    ap.add_argument("--decoder", choices=sorted(DEFAULT_USE), default="text")
     ap.add_argument("--use", default=None, help="conditioning modalities, e.g. image or "
                     "text,speech (default: image for text, text for image and speech)")
     ap.add_argument("--batches", type=int, default=4, help="batches of 16 samples to score")
@@ -51,9 +51,9 @@ def main() -> None:
     from zidong.tasks.engine import TaskEngine
 
     use = tuple((args.use or DEFAULT_USE[args.decoder]).split(","))
-    if TARGET[args.decoder] in use:
+    if args.decoder in use:
         raise SystemExit(f"--use {','.join(use)}: the {args.decoder} decoder generates "
-                         f"{TARGET[args.decoder]}, so it cannot also be conditioned on it")
+                         f"{args.decoder}, so it cannot also be conditioned on it")
     engine = TaskEngine(args.ckpt, batch_size=16)
     size = engine.batch_size  # the engine's graphs take full batches: padding rows added
     model = engine.model
@@ -98,7 +98,7 @@ def main() -> None:
     for i, batch in enumerate(engine.batches(args.data)):
         if i == args.batches:
             break
-        rows = rows_with(batch, use + (TARGET[args.decoder],))
+        rows = rows_with(batch, use + (args.decoder,))
         if len(rows) < 2:
             continue
         batch = subset_batch(batch, rows)
