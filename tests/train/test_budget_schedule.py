@@ -50,6 +50,19 @@ def test_the_plan_follows_the_measured_step_time():
     assert off.update(step=11, steps_timed=10, t_train=1e6) == 500
 
 
+
+def test_a_sized_run_ends_by_its_plan_an_unsized_one_by_the_clock():
+    sized = BudgetPlan([WarmupCosine(1.0, 50, 500)], max_steps=500, budget_s=100.0)
+    sized.update(step=11, steps_timed=10, t_train=10.0)                     # plans 101 steps
+    assert not sized.done(100, spent=150.0)   # the rank-agreed plan, not this rank's clock
+    assert sized.done(101, spent=90.0)
+    clock = BudgetPlan([WarmupCosine(1.0, 50, 500)], max_steps=500, budget_s=100.0, sized=False)
+    assert clock.update(step=11, steps_timed=10, t_train=10.0) == 500     # schedule untouched
+    assert not clock.done(11, spent=99.0) and clock.done(11, spent=100.0)
+    assert clock.done(500, spent=0.0)
+    unbudgeted = BudgetPlan([WarmupCosine(1.0, 50, 500)], max_steps=500, budget_s=0.0)
+    assert not unbudgeted.done(499, spent=1e9) and unbudgeted.done(500, spent=0.0)
+
 def test_a_budgeted_run_ends_with_its_rate_decayed(tiny_run, mini_corpus, tmp_path):
     from zidong.train.pretrain import run_pretrain
     run_a, _ = tiny_run

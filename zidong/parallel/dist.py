@@ -77,10 +77,7 @@ def init_distributed(cfg: Config) -> DistInfo:
 def barrier(info: DistInfo) -> None:
     """Wait for every rank (no-op in a single process). An AllReduce of one number: the Barrier
     operator has no CPU kernel in MindSpore 2.10 ("Unsupported op [Barrier] on CPU")."""
-    if info.distributed:
-        import mindspore as ms
-        from mindspore import ops
-        ops.AllReduce()(ms.Tensor([1.0], ms.float32)).asnumpy()
+    mean_over_ranks(info, 1.0)
 
 
 def mean_over_ranks(info: DistInfo, value: float) -> float:

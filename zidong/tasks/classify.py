@@ -146,12 +146,8 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
     t0, step, epoch, losses = time.time(), 0, 0, []
     # with train.budget_schedule, a --minutes budget sizes the decay (compilation counted: it is
     # in the budget here); without, the clock only stops the run
-    plan = BudgetPlan([schedule], steps, minutes * 60 if cfg.train.budget_schedule else 0.0)
-
-    def out_of_time():
-        return minutes and not plan.budget and time.time() - t0 > minutes * 60
-
-    while step < plan.total and not out_of_time():
+    plan = BudgetPlan([schedule], steps, minutes * 60, sized=cfg.train.budget_schedule)
+    while not plan.done(step, time.time() - t0):
         for b in pipe.iterate(epoch):
             batch = [ms.Tensor(b[c]) for c in COLS] + [ms.Tensor(b["label"].astype(np.int32))]
             losses.append(float(train_step(*batch).asnumpy()))
@@ -164,7 +160,7 @@ def finetune_classify(data, run_dir, label_fraction: float = 1.0, init_from=None
                 log(f"classify step {step}/{plan.total}  loss {np.mean(losses[-20:]):.4f}  "
                     f"{step * bs / el:.1f} samples/s  "
                     f"ETA {(plan.total - step) * el / step / 60:.1f} min")
-            if step >= plan.total or out_of_time():
+            if plan.done(step, time.time() - t0):
                 break
         epoch += 1
     train_seconds = time.time() - t0

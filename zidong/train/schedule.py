@@ -58,15 +58,16 @@ class WarmupCosine(LearningRateSchedule):
 
 
 class BudgetPlan:
-    """With a wall-clock budget, the steps a run will take are not known in advance: sized by
-    ``max_steps`` alone, a slow machine stops while the learning rate is still near its peak
-    (the 30-minute benchmark on a 2-core machine did 179 of 500 steps and ended at 85% of the
-    peak). ``update`` re-estimates after every step how many steps the remaining budget allows,
-    at the mean step time so far, and fits the schedules to that; the run ends when the
-    schedule does."""
+    """When a run with a wall-clock budget ends. With ``sized`` (``train.budget_schedule``) the
+    schedule is fitted to the budget: sized by ``max_steps`` alone, a slow machine stops while the
+    learning rate is still near its peak (the 30-minute benchmark on a 2-core machine did 179 of
+    500 steps and ended at 85% of the peak). ``update`` then re-estimates after every step how
+    many steps the remaining budget allows, at the mean step time so far, and fits the schedules
+    to that; the run ends when the schedule does. Without it the clock alone stops the run."""
 
-    def __init__(self, schedules, max_steps: int, budget_s: float):
-        self.schedules, self.max_steps, self.budget = list(schedules), int(max_steps), budget_s
+    def __init__(self, schedules, max_steps: int, budget_s: float, sized: bool = True):
+        self.schedules, self.max_steps, self.budget_s = list(schedules), int(max_steps), budget_s
+        self.sized = bool(sized and budget_s)
         self.total = self.schedules[0].total
 
     def update(self, step: int, steps_timed: int, t_train: float,
@@ -74,8 +75,23 @@ class BudgetPlan:
         """``t_train`` seconds of training for the ``steps_timed`` steps this process timed,
         ``step`` steps done in all, ``spent`` seconds of the budget used (default ``t_train``;
         more where the budget also counts compilation); returns the planned number of steps."""
-        if not self.budget or steps_timed <= 0:
+        if not self.sized or steps_timed <= 0:
             return self.total
+        per_step = t_train / steps_timed
+        left = max(self.budget_s - (t_train if spent is None else spent), 0.0)
+        total = min(self.max_steps, max(step + int(left / per_step), step))
+        if total != self.total and total > 0:
+            for s in self.schedules:
+                s.resize(total)
+            self.total = total
+        return self.total
+
+    def done(self, step: int, spent: float) -> bool:
+        """Whether the run ends after ``step`` steps with ``spent`` seconds of its budget used: a
+        sized schedule ends where it was fitted to (its rank-agreed plan, not this rank's clock),
+        an unsized one also when the clock runs out."""
+        return step >= self.total or bool(self.budget_s and not self.sized
+                                           and spent >= self.budget_s)
         per_step = t_train / steps_timed
         left = max(self.budget - (t_train if spent is None else spent), 0.0)
         total = min(self.max_steps, max(step + int(left / per_step), step))

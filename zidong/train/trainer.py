@@ -283,14 +283,13 @@ class Trainer:
         budget = t.max_minutes * 60
         # with budget_schedule the run ends when its budget-sized schedule does, at a step every
         # rank agrees on (each rank's own clock could stop one rank a step before the others)
-        plan = BudgetPlan(self.schedules, t.max_steps, budget if t.budget_schedule else 0.0)
+        plan = BudgetPlan(self.schedules, t.max_steps, budget, sized=t.budget_schedule)
         progress = Progress(self.out_dir, plan.total, budget, self.log, append=self.step > 0)
         samples_per_step = t.batch_size * t.grad_accum * self.dist.world
         start_step, it = self.step, self._batches()
         window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
         t_interval = now()
-        while self.step < min(last, plan.total) and not (
-                budget and not plan.budget and progress.t_train >= budget):
+        while self.step < last and not plan.done(self.step, progress.t_train):
             t0 = now()
             losses, gnorm, finite, used = self._one_step(it)
             dt = now() - t0
@@ -299,7 +298,7 @@ class Trainer:
             else:
                 progress.t_train += dt
             self.step += 1
-            if plan.budget:
+            if plan.sized:
                 progress.total = plan.update(self.step, self.step - start_step - 1,
                                              mean_over_ranks(self.dist, progress.t_train))
             if not finite:

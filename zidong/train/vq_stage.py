@@ -56,13 +56,10 @@ def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print)
     opt = nn.AdamWeightDecay(tok.trainable_params(), schedule, weight_decay=0.0)
     step = make_train_step(loss_fn, opt, clip_norm=1.0)
     budget, t_train, compile_s, epoch, losses = v.max_minutes * 60, 0.0, 0.0, 0, []
-    plan = BudgetPlan([schedule], v.steps, budget if cfg.train.budget_schedule else 0.0)
+    plan = BudgetPlan([schedule], v.steps, budget, sized=cfg.train.budget_schedule)
     done, last = 0, None
     log_path = (run_dir / "metrics.jsonl").open("w")
-    def over_budget():  # by the clock only when the schedule is not sized to the budget
-        return budget and not plan.budget and t_train >= budget
-
-    while done < plan.total and not over_budget():
+    while not plan.done(done, t_train):
         for batch in pipeline.iterate(epoch):
             t0 = now()
             loss = float(step(ms.Tensor(batch["image"]), ms.Tensor(batch["presence"][:, 1])).asnumpy())
@@ -82,7 +79,7 @@ def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print)
                 log_path.flush()
                 log(f"vq step {done}/{plan.total}  recon+commit {row['loss.vq']:.4f}  "
                     f"{v.batch_size * min(50, done) / max(dt * min(50, done), 1e-9):.0f} samples/s")
-            if done >= plan.total or over_budget():
+            if plan.done(done, t_train):
                 break
         epoch += 1
     log_path.close()
