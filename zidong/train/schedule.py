@@ -92,11 +92,3 @@ class BudgetPlan:
         an unsized one also when the clock runs out."""
         return step >= self.total or bool(self.budget_s and not self.sized
                                            and spent >= self.budget_s)
-        per_step = t_train / steps_timed
-        left = max(self.budget - (t_train if spent is None else spent), 0.0)
-        total = min(self.max_steps, max(step + int(left / per_step), step))
-        if total != self.total and total > 0:
-            for s in self.schedules:
-                s.resize(total)
-            self.total = total
-        return self.total
