@@ -5,9 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from zidong.config import load_config
+from zidong.data.tokenizer import Tokenizer
 from zidong.train.checkpoint import checkpoints, load_state
 from zidong.train.pretrain import run_pretrain
 from zidong.train.pretrain_net import OBJECTIVES
+from zidong.train.vq_stage import reconstruction_error
 
 from tests.conftest import TINY_RUN as COMMON
 
@@ -36,6 +39,28 @@ def test_the_run_has_everything_a_user_looks_for(straight):
     _, meta, blobs = load_state(checkpoints(run)[-1])
     assert meta["step"] == 6 and meta["config"]["name"] == "tiny"
     assert blobs["tokenizer"] == (run / "tokenizer.model").read_bytes()
+
+
+def test_the_vq_stage_measures_its_reconstructions_on_held_out_images(straight, mini_corpus):
+    run, result = straight
+    vq = result["vq"]
+    assert vq["held_out"] == str(mini_corpus / "val.jsonl") and vq["held_out_images"] > 0
+    assert vq == json.loads((run / "vq" / "vq_summary.json").read_text())
+
+    class Lossless:  # decode(encode(x)) == x: no error, and the same reference beside it
+        @staticmethod
+        def encode(x):
+            return x
+
+        @staticmethod
+        def decode(codes):
+            return codes
+
+    exact = reconstruction_error(Lossless(), mini_corpus / "val.jsonl",
+                                 load_config("tiny", COMMON), Tokenizer.load(run / "tokenizer.model"))
+    assert exact["held_out_mse"] == 0.0 and exact["held_out_images"] == vq["held_out_images"]
+    assert exact["patch_mean_colour_mse"] == vq["patch_mean_colour_mse"] > 0
+    assert vq["held_out_mse"] > 0  # a 4-step tokenizer is not lossless
 
 
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(straight, mini_corpus, tmp_path):

@@ -36,8 +36,49 @@ def save_grid(originals: np.ndarray, recons: np.ndarray, path: Path, mean: float
     return path
 
 
+def held_out_manifest(cfg: Config, train_data) -> Path | None:
+    """``data.val``, else the ``val.jsonl`` next to the training manifest (the built-in corpus)."""
+    if cfg.data.val:
+        return Path(cfg.data.val)
+    sibling = Path(train_data).with_name("val.jsonl")
+    return sibling if sibling.is_file() and sibling != Path(train_data) else None
+
+
+def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 256) -> dict:
+    """Mean squared error (normalised pixels) of decode(encode(x)) on up to ``limit`` held-out
+    images, next to the error of painting each code's patch in its true mean colour: a tokenizer
+    that cannot beat that reference cannot draw a shape smaller than a patch."""
+    batch_size = cfg.train.vq.batch_size
+    images, kept = [], 0
+    for batch in DataPipeline(path, cfg, tokenizer, batch_size, seed=0, masking=False).iterate(0):
+        real = batch["image"][batch["presence"][:, 1] > 0]
+        images.append(real)
+        kept += len(real)
+        if kept >= limit:
+            break
+    x = np.concatenate(images)[:limit] if images else np.zeros(0)
+    if not len(x):
+        raise ValueError(f"{path}: no sample with an image to measure the VQ tokenizer on")
+    err = []
+    for i in range(0, len(x), batch_size):  # the last chunk padded: the graph keeps one shape
+        chunk = x[i:i + batch_size]
+        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk),) + chunk.shape[1:],
+                                                 chunk.dtype)])
+        recon = tok.decode(tok.encode(ms.Tensor(padded))).asnumpy()[:len(chunk)]
+        err.append(((recon - chunk) ** 2).mean(axis=(1, 2, 3)))
+    p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
+    cells = x.reshape(len(x), x.shape[1], g, p, g, p)
+    flat = ((cells - cells.mean(axis=(3, 5), keepdims=True)) ** 2).mean()
+    return {"held_out": str(path), "held_out_images": int(len(x)),
+            "held_out_mse": round(float(np.concatenate(err).mean()), 5),
+            "patch_mean_colour_mse": round(float(flat), 5)}
+
+
 def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print) -> dict:
     v = cfg.train.vq
+    held_out = held_out_manifest(cfg, train_data)
+    if held_out is not None and not held_out.is_file():  # before training, not after
+        raise FileNotFoundError(f"data.val: {held_out} not found")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     pipeline = DataPipeline(train_data, cfg, tokenizer, v.batch_size, seed=cfg.context.seed,
@@ -97,5 +138,10 @@ def train_vq(cfg: Config, run_dir: str | Path, train_data, tokenizer, log=print)
                "train_seconds": round(t_train, 1), "compile_seconds": round(compile_s, 1),
                "first_loss": losses[0], "final_loss": float(np.mean(losses[-20:])),
                "codes_used_in_grid": int(len(np.unique(codes)))}
+    if held_out is not None:
+        summary.update(reconstruction_error(tok, held_out, cfg, tokenizer))
+        log(f"vq held-out reconstruction MSE {summary['held_out_mse']:.4f} on "
+            f"{summary['held_out_images']} images of {held_out} (each patch in its mean colour: "
+            f"{summary['patch_mean_colour_mse']:.4f})")
     (run_dir / "vq_summary.json").write_text(json.dumps(summary, indent=1))
     return summary
