@@ -209,7 +209,8 @@ def _add_run_parsers(sub) -> None:
     p = sub.add_parser("bench-pretrain", help="the embedded default under a time budget, "
                        "evaluated, with level ablations -> docs/results.md")
     p.add_argument("--minutes", type=float, default=30.0, help="main-stage training budget")
-    p.add_argument("--vq-minutes", type=float, default=3.0, help="VQ-stage training budget")
+    p.add_argument("--vq-minutes", type=float, default=None,
+                   help="VQ-stage training budget (default: the preset's train.vq.max_minutes)")
     p.add_argument("--variants", default="full,no_sample_level,no_token_level")
     p.add_argument("--runs", default="runs/bench")
     p.add_argument("--doc", default="docs/results.md")

@@ -40,10 +40,15 @@ def loss_fall(metrics_path: Path, window: int = 100) -> dict:
     return out
 
 
+def vq_budget(vq_minutes: float | None) -> list[str]:
+    """The override for the VQ stage's budget; None keeps the preset's train.vq.max_minutes."""
+    return [] if vq_minutes is None else [f"train.vq.max_minutes={vq_minutes}"]
+
+
 def run_variant(name, minutes, vq_minutes, vq_ckpt, out_root, log) -> dict:
     from zidong.eval.run import run_eval
     corpus = default_corpus(log)
-    overrides = [f"train.max_minutes={minutes}", f"train.vq.max_minutes={vq_minutes}"] + VARIANTS[name]
+    overrides = [f"train.max_minutes={minutes}"] + vq_budget(vq_minutes) + VARIANTS[name]
     t0 = time.time()
     result = run_pretrain("small", overrides, str(corpus / "train.jsonl"),
                           run_dir=str(out_root / name), vq_ckpt=vq_ckpt, log=log)
@@ -103,7 +108,7 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
         vq = prior["vq"]
         log(f"reusing the VQ stage of {record}")
     else:
-        cfg = load_config("small", [f"train.vq.max_minutes={vq_minutes}"])
+        cfg = load_config("small", vq_budget(vq_minutes))
         init_env(cfg.context)
         tok = tokenizer_for(corpus / "train.jsonl", cfg.model.text.vocab_size)
         vq = train_vq(cfg, out_root / "vq", corpus / "train.jsonl", tok, log)
@@ -117,6 +122,14 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
     results = [runs[n] for n in variants]
     write_results(doc, minutes, vq, corpus_s, results)
     return results
+
+
+def held_out_line(vq: dict) -> str:
+    if "held_out_mse" not in vq:  # a VQ stage recorded before the held-out measurement
+        return ""
+    return (f", held-out reconstruction MSE {vq['held_out_mse']:.4f} on "
+            f"{vq['held_out_images']} images (each patch in its mean colour: "
+            f"{vq['patch_mean_colour_mse']:.4f})")
 
 
 def _pct(x) -> str:
@@ -141,7 +154,8 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
               "- corpus build: cached already (a fresh build takes about 2 minutes, docs/data.md);"),
              f"- stage 0, VQ tokenizer: {vq['steps']} steps, {vq['train_seconds']:.0f} s of "
              f"training (+ {vq['compile_seconds']:.0f} s compile), recon+commit loss "
-             f"{vq['first_loss']:.3f} -> {vq['final_loss']:.3f}; shared by every variant;",
+             f"{vq['first_loss']:.3f} -> {vq['final_loss']:.3f}" + held_out_line(vq) +
+             "; shared by every variant;",
              f"- main stage: {minutes:g} min of training per variant (compilation not counted).", "",
              "![VQ reconstructions](figures/vq_reconstructions.png)", ""]
     for split in ("test", "test_compositional"):
