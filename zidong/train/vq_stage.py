@@ -51,7 +51,9 @@ def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 2
     reconstructions (and generated images) do not show shapes smaller than a patch reliably."""
     batch_size = cfg.train.vq.batch_size
     images, kept = [], 0
-    for batch in DataPipeline(path, cfg, tokenizer, batch_size, seed=0, masking=False).iterate(0):
+    # the remainder kept: a held-out split smaller than one batch is still measured
+    for batch in DataPipeline(path, cfg, tokenizer, batch_size, seed=0, masking=False,
+                              drop_remainder=False).iterate(0):
         real = batch["image"][batch["presence"][:, 1] > 0]
         images.append(real)
         kept += len(real)
