@@ -47,6 +47,8 @@ BROKEN = [
     ("cluster_128x8", ["parallel.micro_batch_num=4"], "micro_batches_ge_stages"),
     ("tiny", ["context.device=Ascend", "parallel.pipeline_stage=16", "parallel.devices_per_node=16",
               "parallel.micro_batch_num=16", "train.batch_size=128"], "layers_per_stage"),
+    ("cluster_4x8", ["train.grad_accum=2"], "data_parallel_only"),
+    ("cluster_1x8", ["train.fusion_batch=24"], "data_parallel_only"),
     ("cluster_4x8", ["parallel.recompute=false"], "memory"),
     ("cluster_128x8", ["parallel.npu=910A"], "memory"),
     ("cluster_1x8", ["context.max_device_memory=10GB"], "memory"),

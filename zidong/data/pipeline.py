@@ -21,11 +21,18 @@ from zidong.data.sources import ManifestSource, count_mindrecord, is_mindrecord
 class DataPipeline:
     def __init__(self, path: str | Path, cfg: Config, tokenizer, batch_size: int, seed: int = 0,
                  shuffle: bool = True, num_shards: int = 1, shard_id: int = 0,
-                 masking: bool = True, strict: bool = False, drop_remainder: bool = True):
+                 masking: bool = True, strict: bool = False, drop_remainder: bool = True,
+                 layout_rows: int | None = None):
         if not 0 <= shard_id < num_shards:
             raise ValueError(f"shard_id {shard_id} is not in [0, {num_shards})")
         self.path, self.cfg = Path(path), cfg
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
+        # rows per repeat of the fixed batch layout: the network's input. A pipeline feeds it
+        # micro-batches, so the layout repeats in each of them.
+        self.layout_rows = layout_rows or batch_size
+        if batch_size % self.layout_rows:
+            raise ValueError(f"batch of {batch_size} is not a whole number of {self.layout_rows}-row "
+                             f"micro-batches")
         self.num_shards, self.shard_id, self.drop_remainder = num_shards, shard_id, drop_remainder
         self.mindrecord = is_mindrecord(self.path)
         self.raw_columns = RAW_COLUMNS
@@ -57,12 +64,13 @@ class DataPipeline:
         return perm[:self.per_shard * self.num_shards][self.shard_id::self.num_shards]
 
     def hide_slots(self, indices: list[int]) -> dict[int, int]:
-        """Sample index -> modality it hides, by its position in its batch (fixed counts)."""
+        """Sample index -> modality it hides, by its position in its batch (or micro-batch:
+        ``layout_rows``), with fixed counts."""
         hide = self.cfg.data.masking.hide_per_batch
         generated = self.cfg.train.objectives.generated
         slots = {}
         for pos, index in enumerate(indices):
-            k = (pos % self.batch_size) // hide if hide else len(generated)
+            k = (pos % self.layout_rows) // hide if hide else len(generated)
             if k < len(generated):
                 slots[index] = generated[k]
         return slots

@@ -42,8 +42,8 @@ def launcher() -> str:
 def init_distributed(cfg: Config) -> DistInfo:
     """Call after ``zidong.runtime.init_env``. Under msrun or a rank table: ``init()`` the
     communication, check the config's device mesh against the launched world and the plan's rules,
-    and set the data-parallel context (the only mode the trainer runs; model/pipeline parallel is
-    refused with a message)."""
+    and set the data-parallel context unless the layout needs semi-auto parallel (which the
+    trainer's step sets up itself)."""
     how = launcher()
     if not how:
         return DistInfo()
@@ -51,6 +51,7 @@ def init_distributed(cfg: Config) -> DistInfo:
     from mindspore.communication import get_group_size, get_rank, init
 
     from zidong.parallel.plan import make_plan, violation_text
+    from zidong.parallel.semi_auto import needs_semi_auto
 
     init()
     rank, world = get_rank(), get_group_size()
@@ -63,14 +64,11 @@ def init_distributed(cfg: Config) -> DistInfo:
     plan = make_plan(cfg)
     if not plan.ok:
         raise ConfigError(f"parallel layout:\n{violation_text(plan)}")
-    if par.model_parallel > 1 or par.pipeline_stage > 1:
-        raise ConfigError(
-            "parallel: model_parallel / pipeline_stage > 1 need semi-auto parallel on Ascend, "
-            "which the trainer does not run yet (no .shard() strategies are attached; that mode "
-            "cannot be compiled or verified without Ascend hardware). zidong plan checks such "
-            "layouts; training runs data_parallel only.")
-    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
-                                 gradients_mean=True, device_num=world)
+    if not needs_semi_auto(cfg):
+        # model parallel, pipelines and optimizer sharding are set up by the trainer's
+        # AutoParallel step instead (zidong.parallel.semi_auto; the plan refuses them on CPU)
+        ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
+                                     gradients_mean=True, device_num=world)
     return DistInfo(rank, world, how)
 
 

@@ -3,9 +3,10 @@ for export, evaluation, ``--init-from`` or a run on a different number of device
 
 Data parallel (what the trainer runs): every rank holds the whole model, so merging means checking
 that the ranks agree and writing one copy whose metadata says it is a single-device checkpoint.
-Sliced checkpoints (model/pipeline parallel on Ascend, with a strategy file beside each rank's
-checkpoint) are merged with MindSpore's ``transform_checkpoints``; the trainer does not write such
-checkpoints yet, so that path is refused with a message rather than guessed.
+Sliced checkpoints (model/pipeline parallel or optimizer sharding on Ascend, with a strategy file
+beside each rank's checkpoint) are refused with a message naming MindSpore's
+``transform_checkpoints``: no such checkpoint has been written on this CPU-only machine, so that
+path would be a guess.
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ alone (no MindSpore, no hardware).
 Semi-auto parallel and dry-run compilation need Ascend NPUs, so this is what can be checked before a
 job is submitted: every rule below, each with a name that the error message carries.
 
-Layout assumed (the usual Megatron/mindformers one; the trainer does not attach these ``.shard()``
-strategies yet, so they are a plan, not yet a run): tensor parallelism inside every transformer block (q/k/v and the first feed-forward matmul split by
+Layout (the usual Megatron/mindformers one; ``zidong.parallel.strategy`` attaches it to the Cells
+for the trainer's semi-auto-parallel step on Ascend): tensor parallelism inside every transformer block (q/k/v and the first feed-forward matmul split by
 output columns, the attention output and the second feed-forward matmul by input rows, attention by
 heads), vocabulary-sized output heads split by vocabulary, embedding tables split by vocabulary
 unless ``vocab_emb_dp``; the batch split by data parallelism; pipeline stages as a contiguous
@@ -45,6 +45,9 @@ RULES = {
     "micro_batch_layout": "each micro-batch holds the fixed batch layout "
                           "(decoders x hide_per_batch + match_negatives samples)",
     "micro_batches_ge_stages": "micro_batch_num >= pipeline_stage when pipelining",
+    "data_parallel_only": "train.grad_accum > 1 and train.fusion_batch < batch_size only in "
+                          "data parallel (model/pipeline parallel and optimizer sharding run one "
+                          "graph over the global batch, accumulating by micro_batch_num)",
     "layers_per_stage": "every pipeline stage gets at least one transformer block",
     "memory": "estimated memory per device fits the NPU",
 }
@@ -289,6 +292,15 @@ def make_plan(cfg: Config) -> Plan:
                                         f"{bs} / micro_batch_num {mb}) cannot hold the batch "
                                         f"layout of decoders x hide_per_batch + "
                                         f"match_negatives = {need}"))
+    semi = par.model_parallel > 1 or par.pipeline_stage > 1 or par.optimizer_shard
+    layout = (f"model_parallel {par.model_parallel}, pipeline_stage {par.pipeline_stage}, "
+              f"optimizer_shard {par.optimizer_shard}")
+    if semi and cfg.train.grad_accum > 1:
+        v.append(("data_parallel_only", f"train.grad_accum {cfg.train.grad_accum} with {layout}: "
+                                        f"set grad_accum 1 and use micro_batch_num"))
+    if semi and cfg.train.fused_rows < bs:
+        v.append(("data_parallel_only", f"train.fusion_batch {cfg.train.fusion_batch} with "
+                                        f"{layout}: leave it 0"))
     if par.pipeline_stage > 1 and mb < par.pipeline_stage:
         v.append(("micro_batches_ge_stages", f"micro_batch_num {mb} < pipeline_stage "
                                              f"{par.pipeline_stage}: stages would idle"))

@@ -9,6 +9,10 @@ Data parallel (launched by msrun or a rank table, ``zidong.parallel.dist``): eve
 strided shard of each epoch, gradients are averaged over the ranks by ``nn.DistributedGradReducer``
 inside the compiled step (after accumulation, if any), logged losses are averaged over the ranks,
 each rank checkpoints to ``rank_N/`` and only rank 0 writes the run's shared files.
+
+Model / pipeline parallel and optimizer sharding (Ascend only, not verified on hardware): one
+semi-auto-parallel graph over the global batch, which every rank reads whole; see
+``zidong.parallel.semi_auto``. ``parallel.recompute`` recomputes every block in any mode.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from zidong.config.schema import Config
 from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
 from zidong.parallel.dist import DistInfo, mean_over_ranks
+from zidong.parallel.semi_auto import gradient_reducer, needs_semi_auto, pipeline_net, wrap_step
+from zidong.parallel.strategy import apply_recompute, attach_strategies
 from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
 from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
@@ -58,16 +64,29 @@ class Trainer:
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.tokenizer = tokenizer
         t = cfg.train
-        self.pipeline = DataPipeline(train_data, cfg, tokenizer, t.batch_size,
-                                     seed=cfg.context.seed, shuffle=cfg.data.shuffle,
-                                     num_shards=self.dist.world, shard_id=self.dist.rank)
+        # model / pipeline parallel or optimizer sharding: one semi-auto-parallel graph (Ascend)
+        # over the global batch, which every rank reads whole ("full_batch"; the compiler gives
+        # each device its slice); data parallel: each rank reads its own shard
+        self.semi_auto = self.dist.distributed and needs_semi_auto(cfg)
+        shards = 1 if self.semi_auto else self.dist.world
+        rows = t.batch_size * (cfg.parallel.data_parallel if self.semi_auto else 1)
+        piped = self.semi_auto and cfg.parallel.pipeline_stage > 1
+        self.pipeline = DataPipeline(train_data, cfg, tokenizer, rows, seed=cfg.context.seed,
+                                     shuffle=cfg.data.shuffle, num_shards=shards,
+                                     shard_id=self.dist.rank % shards,
+                                     layout_rows=rows // cfg.parallel.micro_batch_num
+                                     if piped else None)
         if self.pipeline.batches_per_epoch == 0:
-            raise ValueError(f"{train_data}: fewer valid samples than one batch of {t.batch_size}")
+            raise ValueError(f"{train_data}: fewer valid samples than one batch of {rows}")
         ms.set_seed(cfg.context.seed)
         self.model = create_model(cfg.model)
         if vq_checkpoint:
             self._load_vq(vq_checkpoint)
         self.net = PretrainNet(self.model, cfg)
+        if cfg.parallel.recompute:
+            apply_recompute(self.net)
+        if self.semi_auto:
+            attach_strategies(self.net, cfg)
         self.weights = np.array([getattr(t.objectives, o) for o in OBJECTIVES], np.float32)
         self.net.set_train(True)
         self.model.image_tokenizer.set_train(False)  # frozen: no codebook updates either
@@ -112,16 +131,28 @@ class Trainer:
         own = self._own_indices()
         accum = self.cfg.train.grad_accum
         world = self.dist.world
-        # data parallel: the mean of every rank's gradients, inside the compiled step
-        reducer = nn.DistributedGradReducer(opt.parameters, mean=True, degree=world) \
-            if world > 1 else None
-        all_reduce = ops.AllReduce() if world > 1 else None
+        semi = self.semi_auto
+        if semi:
+            # the global view: gradients are reduced by the compiler (and by the pipeline's
+            # reducer), losses are already the global batch's
+            reducer, all_reduce = gradient_reducer(self.cfg, opt), None
+        else:
+            # data parallel: the mean of every rank's gradients, inside the compiled step
+            reducer = nn.DistributedGradReducer(opt.parameters, mean=True, degree=world) \
+                if world > 1 else None
+            all_reduce = ops.AllReduce() if world > 1 else None
+        piped = pipeline_net(net, self.cfg) if semi and self.cfg.parallel.pipeline_stage > 1 \
+            else None
 
         def mean_over_ranks(x):
             return all_reduce(x) / world if all_reduce is not None else x
 
         def forward(*batch):
-            out = net(*batch)
+            if piped is not None:
+                v = piped(*batch)
+                out = (v[0],) + ops.unstack(v[1:])
+            else:
+                out = net(*batch)
             total = scaler.scale(out[0]) if scaler is not None else out[0]
             return (total,) + out[1:]
 
@@ -151,6 +182,8 @@ class Trainer:
             finite = apply(grads)
             return mean_over_ranks(ops.stack(out[1:])), gnorm, finite
 
+        if semi:
+            return wrap_step(step, self.cfg, self.ckpt_dir), None
         if accum == 1:
             return step, None
         buffers = ms.ParameterTuple(opt.parameters).clone(prefix="accum", init="zeros")
@@ -263,11 +296,15 @@ class Trainer:
 
     def _one_step(self, it):
         accum = self.cfg.train.grad_accum
-        weights = ms.Tensor(self.step_weights())
+        used = self.step_weights()
+        weights = ms.Tensor(used)
         if accum == 1:
             batch = next(it)
+            if self.cfg.parallel.pipeline_stage > 1 and self.semi_auto:
+                # the pipeline slices every input by rows: one copy of the weights per sample
+                weights = ms.Tensor(np.tile(used, (len(batch[BATCH[0]]), 1)))
             losses, gnorm, finite = self.step_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights)
-            return losses.asnumpy(), gnorm.asnumpy(), bool(finite), weights.asnumpy()
+            return losses.asnumpy(), gnorm.asnumpy(), bool(finite), used
         sums, gsum = 0.0, 0.0
         for _ in range(accum):
             batch = next(it)
@@ -285,7 +322,8 @@ class Trainer:
         # rank agrees on (each rank's own clock could stop one rank a step before the others)
         plan = BudgetPlan(self.schedules, t.max_steps, budget, sized=t.budget_schedule)
         progress = Progress(self.out_dir, plan.total, budget, self.log, append=self.step > 0)
-        samples_per_step = t.batch_size * t.grad_accum * self.dist.world
+        replicas = self.cfg.parallel.data_parallel if self.semi_auto else self.dist.world
+        samples_per_step = t.batch_size * t.grad_accum * replicas
         start_step, it = self.step, self._batches()
         window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
         t_interval = now()
