@@ -11,7 +11,10 @@ counts and sums, like BatchNorm's running statistics), which is more stable than
 Codes that no encoder output has chosen for a while ("dead" codes: EMA usage below half an assignment
 per EMA window) are restarted at the encoder outputs that the codebook currently fits worst, as in
 Jukebox (Dhariwal et al. 2020). Usage starts at zero, so the first training batch initialises the
-whole codebook from data instead of from noise.
+whole codebook from data instead of from noise. A restarted code is credited with one assignment
+per EMA window, twice the threshold: if nothing picks it, it is dead again after ln 2 / (1 - decay)
+steps (~70 at decay 0.99). Crediting it a full assignment per step kept an unused code alive for
+~530 steps, longer than the whole CPU VQ stage (measured in docs/results.md, "The VQ stage").
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ class EMAQuantizer(nn.Cell):
         self.onehot = ops.OneHot()
         self.topk = ops.TopK(sorted=True)
         self.dead_threshold = 0.5 * (1.0 - decay)
+        self.restart_size = 2.0 * self.dead_threshold
 
     def distances(self, flat):
         # flat (N, code_dim) -> (N, K) squared distances to every code
@@ -85,9 +89,10 @@ class EMAQuantizer(nn.Cell):
         _, worst = self.topk(fit_error, self.k)
         fresh = self.gather(flat, worst, 0)
         dead = (size < self.dead_threshold).reshape(-1, 1)
-        ones = ops.ones_like(size)
-        ops.assign(self.cluster_size, ops.where(dead.reshape(-1), ones, size))
-        ops.assign(self.embed_avg, ops.where(dead, fresh, avg))
+        credit = ops.ones_like(size) * self.restart_size
+        ops.assign(self.cluster_size, ops.where(dead.reshape(-1), credit, size))
+        # embed_avg / cluster_size must equal the fresh code, so the next update starts from it
+        ops.assign(self.embed_avg, ops.where(dead, fresh * self.restart_size, avg))
         ops.assign(self.embedding, ops.where(dead, fresh, embedding))
 
 
