@@ -25,24 +25,20 @@ def main() -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     args = ap.parse_args()
 
-    import mindspore as ms
     from zidong.config.loader import load_config
     from zidong.data.tokenizer import tokenizer_for
     from zidong.models.image_tokenizer import ImageTokenizer
     from zidong.runtime import init_env
-    from zidong.train.checkpoint import load_state
-    from zidong.train.vq_stage import reconstruction_error
+    from zidong.train.vq_stage import load_vq_weights, reconstruction_error
 
     cfg = load_config(args.config, args.overrides)
     init_env(cfg.context)
     tok = ImageTokenizer(cfg.model.image_tokenizer, cfg.model.vision.image_size,
                          cfg.model.vision.channels)
-    params, _, _ = load_state(args.ckpt)
-    own = {k[len("image_tokenizer."):]: v for k, v in params.items()
-           if k.startswith("image_tokenizer.")}
-    missing, _ = ms.load_param_into_net(tok, own, strict_load=False)
-    if missing:
-        raise SystemExit(f"{args.ckpt}: lacks {missing[:3]}... (does --set match its config?)")
+    try:
+        load_vq_weights(tok, args.ckpt, prefixed=False)
+    except ValueError as e:
+        raise SystemExit(f"{e} (--set must match the checkpoint's config)") from None
     tok.set_train(False)
     text_tok = tokenizer_for(args.data, cfg.model.text.vocab_size)
     print(json.dumps({"ckpt": args.ckpt,

@@ -34,6 +34,7 @@ from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
 from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
 from zidong.train.schedule import BudgetPlan, WarmupCosine
+from zidong.train.vq_stage import load_vq_weights
 
 FROZEN = "model.image_tokenizer."
 SCHEDULE_PARAMS = "learning_rate"  # the schedules' lengths (schedule.WarmupCosine)
@@ -81,7 +82,7 @@ class Trainer:
         ms.set_seed(cfg.context.seed)
         self.model = create_model(cfg.model)
         if vq_checkpoint:
-            self._load_vq(vq_checkpoint)
+            load_vq_weights(self.model.image_tokenizer, vq_checkpoint)
         self.net = PretrainNet(self.model, cfg)
         if cfg.parallel.recompute:
             apply_recompute(self.net)
@@ -107,19 +108,6 @@ class Trainer:
         self.step, self.epoch, self.batch_in_epoch, self.skipped = 0, 0, 0, 0
 
     # ---- setup ----------------------------------------------------------------------------------
-    def _load_vq(self, path) -> None:
-        params, meta, _ = load_state(path)
-        own = {k: v for k, v in params.items() if k.startswith("image_tokenizer.")}
-        if not own:
-            raise ValueError(f"{path}: no image_tokenizer.* tensors (is it a VQ-stage checkpoint?)")
-        # into the tokenizer alone: loading into the whole model would warn about every other
-        # parameter (hundreds of names) not being in the file
-        left, _ = ms.load_param_into_net(self.model.image_tokenizer, own, strict_load=False)
-        if left:
-            raise ValueError(f"{path}: VQ checkpoint lacks {left[:3]}...")
-        for p in self.model.image_tokenizer.get_parameters():
-            p.requires_grad = False
-
     def _own_indices(self) -> list[list[int]]:
         # positions in the gradient tuple, which follows the optimizer's parameters: its groups
         # (decay, no decay, temperature) reorder them relative to ``self.params``

@@ -13,7 +13,7 @@ from mindspore import nn, ops
 from zidong.config.schema import Config
 from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
-from zidong.train.checkpoint import save_state
+from zidong.train.checkpoint import load_state, save_state
 from zidong.train.progress import now
 from zidong.train.schedule import BudgetPlan, WarmupCosine
 from zidong.train.step import make_train_step
@@ -34,6 +34,27 @@ def save_grid(originals: np.ndarray, recons: np.ndarray, path: Path, mean: float
         grid[h + 2:, i * (w + 2):i * (w + 2) + w] = b[i]
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
     return path
+
+
+def load_vq_weights(tok, path, prefixed: bool = True) -> None:
+    """Load a VQ-stage checkpoint's ``image_tokenizer.*`` tensors into ``tok`` and freeze them:
+    the model's tokenizer (``prefixed``: its parameter names keep the prefix) or a standalone
+    ``ImageTokenizer``. A file without such tensors, or lacking one of ``tok``'s, is an error."""
+    params, _, _ = load_state(path)
+    cut = 0 if prefixed else len("image_tokenizer.")
+    own = {k[cut:]: v for k, v in params.items() if k.startswith("image_tokenizer.")}
+    if not own:
+        raise ValueError(f"{path}: no image_tokenizer.* tensors (is it a VQ-stage checkpoint?)")
+    # into the tokenizer alone: loading into the whole model would warn about every other
+    # parameter (hundreds of names) not being in the file
+    try:
+        left, _ = ms.load_param_into_net(tok, own, strict_load=False)
+    except RuntimeError as e:  # a tensor of another shape: another tokenizer config
+        raise ValueError(f"{path}: {str(e).splitlines()[0]}") from None
+    if left:
+        raise ValueError(f"{path}: VQ checkpoint lacks {left[:3]}... (does its config match?)")
+    for p in tok.get_parameters():
+        p.requires_grad = False
 
 
 def held_out_manifest(cfg: Config, train_data) -> Path | None:
