@@ -3,7 +3,7 @@ be checked without Ascend hardware. Semi-auto parallel itself does not compile o
 import numpy as np
 import mindspore as ms
 import pytest
-from mindspore import Tensor
+from mindspore import Tensor, nn
 
 from zidong.config import load_config
 from zidong.data.pipeline import DataPipeline
@@ -13,7 +13,7 @@ from zidong.models.layers import Attention, Block, FeedForward, Linear, Transfor
 from zidong.parallel.plan import make_plan
 from zidong.parallel.semi_auto import StackedLosses, needs_semi_auto, pipeline_net, wrap_step
 from zidong.parallel.strategy import VOCAB_HEADS, apply_recompute, attach_strategies, stage_config
-from zidong.train.pretrain_net import BATCH, OBJECTIVES, PretrainNet
+from zidong.train.pretrain_net import PretrainNet
 
 MESH = ["context.device=Ascend", "parallel.devices_per_node=8", "parallel.data_parallel=2",
         "parallel.model_parallel=2", "parallel.pipeline_stage=2", "parallel.micro_batch_num=2",
@@ -104,19 +104,36 @@ def test_pipeline_stages_follow_the_plan_in_data_flow_order():
             assert cell.pipeline_stage == stages[name.removeprefix("net.")]
 
 
-def test_the_pipeline_wrapper_returns_the_mean_of_its_micro_batches_losses(mini_corpus):
-    cfg = load_config("tiny", ["data.masking.hide_per_batch=1", "data.masking.match_negatives=1"])
-    tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
-    batch = next(iter(DataPipeline(mini_corpus / "train.jsonl", cfg, tok, 8).iterate(0)))
-    net = PretrainNet(create_model(cfg.model), cfg)
-    net.set_train(False)
-    w = np.ones(len(OBJECTIVES), np.float32)
-    inputs = [Tensor(batch[c]) for c in BATCH]
-    out = net(*inputs, Tensor(w))
-    v = StackedLosses(net, 2)(*inputs, Tensor(np.tile(w, (8, 1))))
-    assert v.shape == (1 + len(OBJECTIVES),)
-    want = np.array([float(o.asnumpy()) for o in out]) / 2
-    np.testing.assert_allclose(v.asnumpy(), want, rtol=1e-5, atol=1e-6)
+class _TwoObjectives(nn.Cell):
+    """PretrainNet's calling convention in small: (batch..., weights) -> (total, *losses)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(Tensor(np.array([1.0, 2.0], np.float32)), name="w")
+
+    def construct(self, x, weights):
+        a = (x * self.w[0]).mean()
+        b = (x * self.w[1]).sum()
+        return weights[0] * a + weights[1] * b, a, b
+
+
+def _summed(cell):
+    def total(*inputs):  # everything the pipeline returns, so a leak into the losses would show
+        return cell(*inputs).sum()
+    return total
+
+
+def test_the_pipeline_wrapper_gives_the_micro_batch_mean_and_trains_only_the_total():
+    x = Tensor(np.arange(12, dtype=np.float32).reshape(4, 3))
+    weights = np.array([0.5, 3.0], np.float32)
+    net = _TwoObjectives()
+    want = np.array([float(o.asnumpy()) for o in net(x, Tensor(weights))]) / 2
+    wrapped = StackedLosses(net, 2)
+    v = wrapped(x, Tensor(np.tile(weights, (4, 1))))  # the weights once per row
+    np.testing.assert_allclose(v.asnumpy(), want, rtol=1e-6)
+    grad = ms.grad(_summed(wrapped), None, [net.w])(x, Tensor(np.tile(weights, (4, 1))))
+    # only the total's gradient: d/dw of (0.5 * mean(x * w0) + 3 * sum(x * w1)) / 2
+    np.testing.assert_allclose(grad[0].asnumpy(), [0.5 * 5.5 / 2, 3.0 * 66 / 2], rtol=1e-6)
 
 
 def _projected_loss(stack, target):
