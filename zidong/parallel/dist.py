@@ -66,7 +66,9 @@ def init_distributed(cfg: Config) -> DistInfo:
         raise ConfigError(f"parallel layout:\n{violation_text(plan)}")
     if not needs_semi_auto(cfg):
         # model parallel, pipelines and optimizer sharding are set up by the trainer's
-        # AutoParallel step instead (zidong.parallel.semi_auto; the plan refuses them on CPU)
+        # AutoParallel step instead (zidong.parallel.semi_auto; the plan refuses them on CPU).
+        # set_auto_parallel_context is marked for deprecation in 2.10, but AutoParallel has no
+        # data-parallel mode and runs on Ascend only: this is still the CPU's one way
         ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
                                      gradients_mean=True, device_num=world)
     return DistInfo(rank, world, how)
