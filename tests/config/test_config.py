@@ -17,6 +17,14 @@ def test_override_changes_value_and_type_is_checked():
         load_config("tiny", ["model.fusion.layers=many"])
 
 
+def test_the_conv_stem_needs_a_power_of_two_patch():
+    load_config("tiny", ["model.vision.stem=conv", "model.vision.patch_size=4"])
+    with pytest.raises(ConfigError, match=r"model.vision.patch_size: the conv stem needs a power "
+                                          r"of 2, got 12"):
+        load_config("tiny", ["model.vision.stem=conv", "model.vision.image_size=48",
+                             "model.vision.patch_size=12"])
+
+
 def _bad(change):
     data = config_to_dict(load_config("tiny"))
     change(data)
@@ -40,8 +48,8 @@ def _set(path, value):
     (("model", "text", "heads"), 3, "model.text.heads: hidden size 64 is not divisible"),
     (("model", "vision", "patch_size"), 5, "model.vision.patch_size: image_size 32 is not "
                                            "divisible by patch_size 5"),
-    (("model", "vision", "stem"), "conv", "model.vision.stem: must be one of ('linear', 'hmlp'), "
-                                          "got 'conv'"),
+    (("model", "vision", "stem"), "resnet", "model.vision.stem: must be one of ('linear', 'hmlp', "
+                                            "'conv'), got 'resnet'"),
     (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
     (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
     (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),

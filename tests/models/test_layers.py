@@ -116,3 +116,32 @@ def test_hmlp_stem_keeps_patches_apart_and_sees_every_pixel_of_its_own():
         assert diff[1, 3] > 1e-4, pixel
         diff[1, 3] = 0.0
         assert diff.max() == 0.0, pixel
+
+
+def test_conv_stem_tokens_follow_the_patch_grid_and_hidden_patches_leave_no_trace():
+    # the conv stem's 3x3 windows cross patch borders, so the encoder blanks a hidden patch's
+    # pixels first: masked image modelling must not read a hidden patch from its neighbours
+    from zidong.config import load_config
+    from zidong.models.vision_encoder import VisionEncoder
+    cfg = load_config("tiny", ["model.vision.stem=conv"]).model
+    enc = VisionEncoder(cfg.vision, cfg.unified_dim)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 32, 32)).astype(np.float32)     # 4 x 4 grid of 8 px patches
+    y = x.copy()
+    y[1, :, 8:16, 16:24] += 3.0                               # patch (1, 2) of sample 1: token 6
+    stem = enc.patch_embed
+    a, b = stem(ms.Tensor(x)).asnumpy(), stem(ms.Tensor(y)).asnumpy()
+    assert a.shape == (2, 16, cfg.vision.hidden)
+    moved = np.abs(b - a).max(-1)
+    assert moved[0].max() == 0.0 and moved[1, 6] > 1e-3
+    # its windows see past the border: a neighbour moves too, unlike the patch stems
+    assert moved[1, 5] > 1e-4 or moved[1, 7] > 1e-4 or moved[1, 2] > 1e-4 or moved[1, 10] > 1e-4
+
+    mask = np.zeros((2, 16), np.int32)
+    mask[1, 6] = 1
+    out_x = enc(ms.Tensor(x), ms.Tensor(mask))[0].asnumpy()
+    out_y = enc(ms.Tensor(y), ms.Tensor(mask))[0].asnumpy()
+    assert np.abs(out_x - out_y).max() == 0.0
+    mask[1, 6] = 0
+    unmasked = enc(ms.Tensor(y), ms.Tensor(mask))[0].asnumpy()
+    assert np.abs(unmasked - out_x).max() > 1e-4

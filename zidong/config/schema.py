@@ -45,7 +45,7 @@ class TransformerConfig:
 
 
 POOLS = ("max", "mean", "cls")
-STEMS = ("linear", "hmlp")  # vision patch embeddings (zidong/models/patch_embed.py)
+STEMS = ("linear", "hmlp", "conv")  # vision patch embeddings (zidong/models/patch_embed.py)
 
 
 @dataclass
@@ -79,7 +79,7 @@ class VisionEncoderConfig(EncoderConfig):
     image_size: int = 64
     patch_size: int = 8
     channels: int = 3
-    stem: str = "linear"   # patch embedding: linear | hmlp (zidong/models/patch_embed.py)
+    stem: str = "linear"   # patch embedding: linear | hmlp | conv (zidong/models/patch_embed.py)
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
@@ -87,6 +87,8 @@ class VisionEncoderConfig(EncoderConfig):
         _require(self.stem in STEMS, f"{prefix}.stem", f"must be one of {STEMS}, got {self.stem!r}")
         _require(self.stem != "hmlp" or self.patch_size % 4 == 0, f"{prefix}.patch_size",
                  f"the hmlp stem needs a multiple of 4, got {self.patch_size}")
+        _require(self.stem != "conv" or (self.patch_size >= 2 and not self.patch_size & (self.patch_size - 1)),
+                 f"{prefix}.patch_size", f"the conv stem needs a power of 2, got {self.patch_size}")
         _require(self.channels in (1, 3), f"{prefix}.channels", f"must be 1 or 3, got {self.channels}")
         _require(self.image_size % self.patch_size == 0, f"{prefix}.patch_size",
                  f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")

@@ -9,6 +9,8 @@ Architecture, chosen by timing on the 2-core CPU (MindSpore 2.10 graph mode, bat
     ViT, 8x8 patches, width 128, 3 layers         0.73M params   470 ms/step   fwd   50 ms
 Conv2d is ~16x slower than the same receptive field built from reshapes and Dense layers, so the
 scorer is a hierarchy of patch merges (strided convolutions written as matmuls).
+Not so on an idle machine (2026-11-29): the ViT with a Conv2d stem trains as fast as with patch
+merges (zidong/models/patch_embed.py), so a convolutional scorer deserves a new timing.
 Learning, 3-minute runs on the idle machine (lr 4e-3, mean of the 9 attributes on 500 clean
 held-out renders; samples seen in brackets):
     non-overlapping merges                       0.562 (45k, 250 samples/s)

@@ -42,6 +42,12 @@ def stem(v) -> int:
     if v.stem == "hmlp":
         w, sub = hmlp_width(v.hidden), (v.patch_size // 4) ** 2 * v.channels
         return linear(sub, w) + linear(4 * w, w) + linear(4 * w, v.hidden) + 2 * layer_norm(w)
+    if v.stem == "conv":
+        n = v.patch_size.bit_length() - 1
+        widths = [max(v.hidden // 2 ** (n - i), 16) for i in range(n)]
+        ins = [v.channels] + widths[:-1]
+        return (sum(9 * a * b + b + layer_norm(b) for a, b in zip(ins, widths))
+                + linear(widths[-1], v.hidden))
     return linear(v.patch_size * v.patch_size * v.channels, v.hidden)
 
 

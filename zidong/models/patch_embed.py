@@ -7,9 +7,20 @@
   (what tells a star from a heart at 64 px) must be assembled by the transformer from patch-level
   features; the stem adds small non-linear filters first. It never mixes two patches, so
   masked image modelling still hides a patch completely. Written as reshapes + matmuls because
-  ``nn.Conv2d`` is ~16x slower on the CPU backend (zidong/eval/scorer_net.py's timings).
+  ``nn.Conv2d`` was measured ~16x slower on the CPU backend (zidong/eval/scorer_net.py's timings).
+- ``conv``: the convolutional stem of Xiao et al. ("Early Convolutions Help Transformers See
+  Better", 2021): log2(patch) 3x3 stride-2 convolutions (hidden/8, /4, /2 channels for 8 px
+  patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per cell of the patch grid. Why: its
+  3x3 windows overlap, so an outline split by a patch border is seen whole, which neither stem
+  above allows. Its vision encoder is not slower: ``tools/time_vision_stem.py`` on an idle
+  machine (2026-11-29, batch 32, forward + backward) gave linear 1.14 s, hmlp 1.34 s, conv
+  1.32 s, so the 16x above (measured beside a running benchmark) does not hold for ``nn.Conv2d``
+  here. Because windows cross patch borders, the vision encoder
+  blanks a hidden patch's pixels before this stem (``mixes_patches``).
 """
 from __future__ import annotations
+
+import math
 
 from mindspore import nn
 
@@ -19,6 +30,44 @@ from .layers import Linear, layer_norm
 def hmlp_width(hidden: int) -> int:
     """Channels inside the hmlp stem (before its last layer widens to ``hidden``)."""
     return max(hidden // 4, 16)
+
+
+class _ConvGeluNorm(nn.Cell):
+    """3x3 stride-2 convolution, GELU, LayerNorm over the channels (NCHW in and out)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=2, pad_mode="pad", padding=1, has_bias=True)
+        self.act = nn.GELU(approximate=False)
+        self.norm = layer_norm(c_out)
+
+    def construct(self, x):
+        return self.norm(self.act(self.conv(x)).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+class ConvStem(nn.Cell):
+    """(B, C, H, W) images -> (B, (H/patch)*(W/patch), hidden), row-major like ``patchify``."""
+
+    mixes_patches = True  # takes whole images, not patchify's rows
+
+    def __init__(self, patch: int, channels: int, hidden: int):
+        super().__init__()
+        n = int(round(math.log2(patch)))
+        if patch < 2 or 2 ** n != patch:
+            raise ValueError(f"model.vision.patch_size {patch}: the conv stem needs a power of 2")
+        widths = [max(hidden // 2 ** (n - i), 16) for i in range(n)]
+        # the LayerNorms stand in for Xiao et al.'s BatchNorm: without them the stem's output
+        # starts at std 0.007 on unit-normal pixels, a third of the position embeddings' it is
+        # added to (0.22 with them), and the probe sat near chance for 400 steps
+        # (docs/architecture.md, "The patch stem")
+        self.layers = nn.SequentialCell([_ConvGeluNorm(a, b)
+                                         for a, b in zip([channels] + widths[:-1], widths)])
+        self.proj = Linear(widths[-1], hidden)
+
+    def construct(self, x):
+        x = self.layers(x)
+        b, c, h, w = x.shape
+        return self.proj(x.reshape(b, c, h * w).transpose(0, 2, 1))
 
 
 class HMLPStem(nn.Cell):
@@ -51,6 +100,8 @@ class HMLPStem(nn.Cell):
 def create_stem(cfg) -> nn.Cell:
     """The patch embedding named by ``cfg.stem`` (a VisionEncoderConfig)."""
     pixels = cfg.patch_size * cfg.patch_size * cfg.channels
+    if cfg.stem == "conv":
+        return ConvStem(cfg.patch_size, cfg.channels, cfg.hidden)
     if cfg.stem == "hmlp":
         return HMLPStem(cfg.patch_size, cfg.channels, cfg.hidden)
     return Linear(pixels, cfg.hidden)

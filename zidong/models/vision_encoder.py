@@ -17,13 +17,29 @@ class VisionEncoder(UnimodalEncoder):
         self.patch = cfg.patch_size
         self.num_patches = n
         self.patch_embed = create_stem(cfg)
+        # a stem whose windows cross patch borders gets whole images, hidden patches blanked
+        self.mixes_patches = getattr(self.patch_embed, "mixes_patches", False)
+        self.grid = cfg.image_size // cfg.patch_size
         self.mask_embed = embedding_table(1, cfg.hidden, "mask_embed")  # stands for a hidden patch
 
     def construct(self, images, patch_mask=None):
         # images (B, C, H, W), normalised; every patch is real input.
         # patch_mask (B, num_patches) 1 = hidden for masked image modelling (BEiT-style).
-        feats = self.patch_embed(patchify(images, self.patch))
+        if self.mixes_patches:
+            if patch_mask is not None:
+                images = images * self._pixel_keep(patch_mask, images.dtype)
+            feats = self.patch_embed(images)
+        else:
+            feats = self.patch_embed(patchify(images, self.patch))
         if patch_mask is not None:
             keep = (1.0 - patch_mask.astype(feats.dtype)).reshape(feats.shape[0], -1, 1)
             feats = feats * keep + self.mask_embed.astype(feats.dtype) * (1.0 - keep)
         return self.encode_features(feats, ops.ones((images.shape[0], self.num_patches), ms.float32))
+
+    def _pixel_keep(self, patch_mask, dtype):
+        """(B, num_patches) 1 = hidden -> (B, 1, H, W) 0 on hidden patches' pixels, 1 elsewhere
+        (0 is the normalised mean: the stem sees a grey hole, as the mask token says)."""
+        b, g, p = patch_mask.shape[0], self.grid, self.patch
+        keep = (1.0 - patch_mask.astype(dtype)).reshape(b, 1, g, 1, g, 1)
+        keep = ops.broadcast_to(keep, (b, 1, g, p, g, p))
+        return keep.reshape(b, 1, g * p, g * p)
