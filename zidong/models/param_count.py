@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zidong.config.schema import ModelConfig
 from zidong.config.special_tokens import NUM_LANGS
-from zidong.models.patch_embed import hmlp_width
+from zidong.models.patch_embed import conv_widths, hmlp_width
 from zidong.models.speech_decoder import REL_FEATURES
 
 
@@ -43,8 +43,7 @@ def stem(v) -> int:
         w, sub = hmlp_width(v.hidden), (v.patch_size // 4) ** 2 * v.channels
         return linear(sub, w) + linear(4 * w, w) + linear(4 * w, v.hidden) + 2 * layer_norm(w)
     if v.stem == "conv":
-        n = v.patch_size.bit_length() - 1
-        widths = [max(v.hidden // 2 ** (n - i), 16) for i in range(n)]
+        widths = conv_widths(v.patch_size, v.hidden)
         ins = [v.channels] + widths[:-1]
         return (sum(9 * a * b + b + layer_norm(b) for a, b in zip(ins, widths))
                 + linear(widths[-1], v.hidden))

@@ -10,13 +10,13 @@
   ``nn.Conv2d`` was measured ~16x slower on the CPU backend (zidong/eval/scorer_net.py's timings).
 - ``conv``: the convolutional stem of Xiao et al. ("Early Convolutions Help Transformers See
   Better", 2021): log2(patch) 3x3 stride-2 convolutions (hidden/8, /4, /2 channels for 8 px
-  patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per cell of the patch grid. Why: its
-  3x3 windows overlap, so an outline split by a patch border is seen whole, which neither stem
-  above allows. Its vision encoder is not slower: ``tools/time_vision_stem.py`` on an idle
-  machine (2026-11-29, batch 32, forward + backward) gave linear 1.14 s, hmlp 1.34 s, conv
-  1.32 s, so the 16x above (measured beside a running benchmark) does not hold for ``nn.Conv2d``
-  here. Because windows cross patch borders, the vision encoder
-  blanks a hidden patch's pixels before this stem (``mixes_patches``).
+  patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per
+  cell of the patch grid. Why: its 3x3 windows overlap, so an outline split by a patch border is
+  seen whole, which neither stem above allows. Its vision encoder is not slower:
+  ``tools/time_vision_stem.py`` on an idle machine (2026-11-29, batch 32, forward + backward)
+  gave linear 1.14 s, hmlp 1.34 s, conv 1.32 s, so the 16x above (measured beside a running
+  benchmark) does not hold for ``nn.Conv2d`` here. Because windows cross patch borders, the
+  vision encoder blanks a hidden patch's pixels before this stem (``mixes_patches``).
 """
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ from .layers import Linear, layer_norm
 def hmlp_width(hidden: int) -> int:
     """Channels inside the hmlp stem (before its last layer widens to ``hidden``)."""
     return max(hidden // 4, 16)
+
+
+def conv_widths(patch: int, hidden: int) -> list:
+    """Channels after each of the conv stem's log2(patch) convolutions."""
+    n = int(round(math.log2(patch)))
+    return [max(hidden // 2 ** (n - i), 16) for i in range(n)]
 
 
 class _ConvGeluNorm(nn.Cell):
@@ -52,10 +58,9 @@ class ConvStem(nn.Cell):
 
     def __init__(self, patch: int, channels: int, hidden: int):
         super().__init__()
-        n = int(round(math.log2(patch)))
-        if patch < 2 or 2 ** n != patch:
+        if patch < 2 or patch & (patch - 1):
             raise ValueError(f"model.vision.patch_size {patch}: the conv stem needs a power of 2")
-        widths = [max(hidden // 2 ** (n - i), 16) for i in range(n)]
+        widths = conv_widths(patch, hidden)
         # the LayerNorms stand in for Xiao et al.'s BatchNorm: without them the stem's output
         # starts at std 0.007 on unit-normal pixels, a third of the position embeddings' it is
         # added to (0.22 with them), and the probe sat near chance for 400 steps

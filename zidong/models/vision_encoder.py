@@ -7,7 +7,7 @@ from mindspore import ops
 from .encoder_base import UnimodalEncoder
 from .layers import embedding_table
 from .patch_embed import create_stem
-from .patches import patchify
+from .patches import patchify, unpatchify
 
 
 class VisionEncoder(UnimodalEncoder):
@@ -39,7 +39,6 @@ class VisionEncoder(UnimodalEncoder):
     def _pixel_keep(self, patch_mask, dtype):
         """(B, num_patches) 1 = hidden -> (B, 1, H, W) 0 on hidden patches' pixels, 1 elsewhere
         (0 is the normalised mean: the stem sees a grey hole, as the mask token says)."""
-        b, g, p = patch_mask.shape[0], self.grid, self.patch
-        keep = (1.0 - patch_mask.astype(dtype)).reshape(b, 1, g, 1, g, 1)
-        keep = ops.broadcast_to(keep, (b, 1, g, p, g, p))
-        return keep.reshape(b, 1, g * p, g * p)
+        b, n, p = patch_mask.shape[0], self.num_patches, self.patch
+        keep = ops.broadcast_to((1.0 - patch_mask.astype(dtype)).reshape(b, n, 1), (b, n, p * p))
+        return unpatchify(keep, p, 1, self.grid)
