@@ -322,13 +322,20 @@ def _add_data_parsers(sub) -> None:
 
 def cmd_scorer_train(args) -> int:
     from zidong.config import ContextConfig
+    from zidong.eval.scorer_net import DEFAULT_CONFIG, NET_CONFIGS
     from zidong.eval.scorer_train import format_reports, train_scorer
     from zidong.runtime import init_env
     from zidong.train.pretrain import cache_dir
+    if args.net is not None and args.net not in NET_CONFIGS:
+        print(f"zidong: scorer train --net {args.net}: expected one of {sorted(NET_CONFIGS)}",
+              file=sys.stderr)
+        return 2
+    config = NET_CONFIGS[args.net] if args.net else DEFAULT_CONFIG
     init_env(ContextConfig(seed=args.seed))
     corpus = args.corpus or cache_dir() / "corpus"   # scored if built; never built from here
     info = train_scorer(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed,
-                        batch=args.batch, workers=args.workers, corpus=corpus)
+                        batch=args.batch, workers=args.workers, corpus=corpus,
+                        config=config)
     reports = {f"heldout.{k}": v for k, v in info["heldout"].items()}
     reports.update(info["corpus"])
     print(format_reports(reports))
@@ -364,6 +371,8 @@ def _add_scorer_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--workers", type=int, default=None, help="render processes (default: cores - 1)")
+    p.add_argument("--net", default=None, help="merge or conv (default: the one "
+                   "zidong/eval/scorer_net.py measured best, DEFAULT_CONFIG)")
     p.add_argument("--corpus", default=None, help="corpus folder whose test splits are scored "
                    "(default: the built-in corpus in the cache, if built)")
     p.set_defaults(func=cmd_scorer_train)

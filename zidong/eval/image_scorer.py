@@ -18,7 +18,7 @@ import numpy as np
 
 from zidong.data.corpus import grammar as G
 from zidong.eval.scene_parse import ATTRIBUTES, FIELDS, attribute_report
-from zidong.eval.scorer_net import DEFAULT_CONFIG, ScorerNet
+from zidong.eval.scorer_net import DEFAULT_CONFIG, ScorerNet, build_scorer_net
 
 IMAGE_SIZE = 64
 CANONICAL_RELATIONS = ("left", "above")
@@ -62,7 +62,7 @@ def decode(row) -> dict:
 
 
 def build_net(config: dict) -> ScorerNet:
-    return ScorerNet(config, tuple(len(h) for h in HEADS), CELL_HEADS, CELL_GRID)
+    return build_scorer_net(config, tuple(len(h) for h in HEADS), CELL_HEADS, CELL_GRID)
 
 
 # ---- turning inputs into a (N, 64, 64, 3) uint8 batch -------------------------------------------
@@ -166,9 +166,9 @@ class Scorer:
     def predict(self, images) -> np.ndarray:
         """(N, 9) class indices. Fixed batch: the last one is padded, so one graph serves all."""
         x = as_batch(images, self.config["image_size"])
+        self.net.set_train(False)          # BatchNorm (conv scorer): running statistics
         if self._forward is None:
             net = self.net
-            net.set_train(False)
 
             @ms.jit
             def forward(batch):

@@ -61,6 +61,7 @@ class ScorerTrainer:
 
     def step(self, images: np.ndarray, labels: np.ndarray, cells: np.ndarray | None = None):
         import mindspore as ms
+        self.scorer.net.set_train(True)    # BatchNorm (conv scorer): batch statistics
         inputs = [ms.Tensor(images), ms.Tensor(labels.astype(np.int32))]
         if self.cells:
             inputs.append(ms.Tensor(cells.astype(np.int32)))
