@@ -13,7 +13,7 @@ AdamW step with the cell targets; this machine ran the probe at 2.1 s/step, the 
 The cost follows the size of the feature maps, not the multiply-adds. Accuracy on 2,000 fresh
 held-out renders after ``zidong scorer train --steps 3000`` (192k renders, seed 0):
     merges (docs/results.md, tasks)   mean 74.3%  shape 38.9 / 35.1%  exact  6.0%   2120 s *)
-    CNN                               mean 89.7%  shape 84.3 / 82.5%  exact 44.6%   2239 s
+    CNN                               mean 89.7%  shape 84.2 / 82.5%  exact 44.6%   2239 s
     (shape: a / b; *) in another session, on a machine of unrecorded speed)
 3-minute runs on this machine (lr 4e-3, 500 clean renders): merges 0.517 (274 steps), CNN 0.623
 (260 steps). The CNN's 3x3 windows overlap at every level, so a small shape is seen whole.
