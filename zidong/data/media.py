@@ -45,6 +45,13 @@ def decode_image(data: bytes, size: int, mean: float, std: float) -> tuple[np.nd
     return ((arr - mean) / std).astype(np.float32), notes
 
 
+def image_to_uint8(images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """The inverse of ``decode_image``'s normalisation: (N, 3, H, W) float -> (N, H, W, 3) uint8,
+    rounded, out-of-range values clipped (generated and reconstructed images overshoot)."""
+    x = np.clip(np.asarray(images) * std + mean, 0.0, 1.0)
+    return (x.transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def _check_wav_complete(data: bytes) -> None:
     """libsndfile quietly reads what is left of a truncated WAV; compare its 'data' chunk's
     declared size with what the file holds."""

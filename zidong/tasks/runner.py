@@ -127,9 +127,8 @@ class TaskRunner:
         """t2i / s2i: (N, H, W, 3) uint8; the same seed gives the same images."""
         codes = self.image_codes(batch, task, temperature, top_k, seed)
         x = self._pixels(codes)[:len(batch["index"])]
-        d = self.cfg.data
-        x = np.clip(x * d.image_std + d.image_mean, 0.0, 1.0)
-        return (x.transpose(0, 2, 3, 1) * 255 + 0.5).astype(np.uint8)
+        from zidong.data.media import image_to_uint8
+        return image_to_uint8(x, self.cfg.data.image_mean, self.cfg.data.image_std)
 
     def mels(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
         """t2s / i2s: normalised log-mel (frames, n_mels) per sample, spoken in ``lang`` if given,

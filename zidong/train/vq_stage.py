@@ -11,6 +11,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from zidong.config.schema import Config
+from zidong.data.media import image_to_uint8
 from zidong.data.pipeline import DataPipeline
 from zidong.models import create_model
 from zidong.train.checkpoint import load_state, save_state
@@ -19,14 +20,10 @@ from zidong.train.schedule import BudgetPlan, WarmupCosine
 from zidong.train.step import make_train_step
 
 
-def _to_uint8(images: np.ndarray, mean: float, std: float) -> np.ndarray:
-    return np.clip((images * std + mean) * 255.0, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
-
-
 def save_grid(originals: np.ndarray, recons: np.ndarray, path: Path, mean: float, std: float):
     """Two rows: originals above reconstructions (normalised (B, C, H, W) inputs)."""
     from PIL import Image
-    a, b = _to_uint8(originals, mean, std), _to_uint8(recons, mean, std)
+    a, b = image_to_uint8(originals, mean, std), image_to_uint8(recons, mean, std)
     n, h, w = a.shape[0], a.shape[1], a.shape[2]
     grid = np.zeros((2 * h + 2, n * (w + 2), 3), np.uint8)
     for i in range(n):
@@ -65,6 +62,18 @@ def held_out_manifest(cfg: Config, train_data) -> Path | None:
     return sibling if sibling.is_file() and sibling != Path(train_data) else None
 
 
+def reconstruct(tok, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """decode(encode(x)) of normalised (N, C, H, W) images, ``batch_size`` at a time (the last
+    chunk padded: the graph keeps one shape)."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        chunk = x[i:i + batch_size]
+        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk),) + chunk.shape[1:],
+                                                 chunk.dtype)])
+        out.append(tok.decode(tok.encode(ms.Tensor(padded))).asnumpy()[:len(chunk)])
+    return np.concatenate(out) if out else np.zeros_like(x)
+
+
 def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 256) -> dict:
     """Mean squared error (normalised pixels) of decode(encode(x)) on up to ``limit`` held-out
     images, next to the error of painting each code's patch in its true mean colour: a tokenizer
@@ -83,18 +92,12 @@ def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 2
     x = np.concatenate(images)[:limit] if images else np.zeros(0)
     if not len(x):
         raise ValueError(f"{path}: no sample with an image to measure the VQ tokenizer on")
-    err = []
-    for i in range(0, len(x), batch_size):  # the last chunk padded: the graph keeps one shape
-        chunk = x[i:i + batch_size]
-        padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk),) + chunk.shape[1:],
-                                                 chunk.dtype)])
-        recon = tok.decode(tok.encode(ms.Tensor(padded))).asnumpy()[:len(chunk)]
-        err.append(((recon - chunk) ** 2).mean(axis=(1, 2, 3)))
+    err = ((reconstruct(tok, x, batch_size) - x) ** 2).mean(axis=(1, 2, 3))
     p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
     cells = x.reshape(len(x), x.shape[1], g, p, g, p)
     flat = ((cells - cells.mean(axis=(3, 5), keepdims=True)) ** 2).mean()
     return {"held_out": str(path), "held_out_images": int(len(x)),
-            "held_out_mse": round(float(np.concatenate(err).mean()), 5),
+            "held_out_mse": round(float(err.mean()), 5),
             "patch_mean_colour_mse": round(float(flat), 5)}
 
 
