@@ -12,10 +12,10 @@ from zidong.eval.scorer_data import BatchStream, random_scene, render_batch
 from zidong.eval.scorer_net import MERGE_CONFIG, OverlapMerge
 from zidong.eval.scorer_train import ScorerTrainer, manifest_report, train_scorer
 
+from tests.eval.scenes import TINY_CONV, scene_manifest
+
 TINY = {"image_size": 64, "patch": 4, "widths": [8, 16, 16], "overlap": 1, "where": 4,
         "hidden": 32}                                   # no "kind": saved before it existed
-TINY_CONV = {"kind": "conv", "image_size": 64, "convs": [[8, 2], [16, 2], [16, 2], [16, 2]],
-             "where": 4, "hidden": 32}
 A = {"count": 2, "size": "small", "colour": "red", "shape": "star"}
 B = {"count": 1, "size": "big", "colour": "blue", "shape": "circle"}
 
@@ -174,14 +174,7 @@ def test_bad_input_raises_a_clear_error(tmp_path):
 
 def test_train_writes_scorer_and_accuracy_and_eval_reads_a_manifest(tmp_path, capsys):
     from zidong.cli import main
-    x, _, _, scenes = render_batch((5, "t", 0, 3, False))
-    lines = []
-    for i, (img, s) in enumerate(zip(x, scenes)):
-        Image.fromarray(img).save(tmp_path / f"{i}.png")
-        lines.append({"id": str(i), "image": f"{i}.png", "text": G.caption_en(s), "lang": "en",
-                      "meta": {"scene": s}})
-    lines.append({"id": "t", "text": "no image", "lang": "en"})
-    (tmp_path / "test.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
+    scene_manifest(tmp_path, "test.jsonl", 5, 3, [{"id": "t", "text": "no image", "lang": "en"}])
     info = train_scorer(tmp_path / "scorer", steps=2, batch=8, workers=0, heldout=10,
                         corpus=tmp_path, config=TINY, log=lambda m: None)
     saved = json.loads((tmp_path / "scorer" / "scorer.json").read_text())

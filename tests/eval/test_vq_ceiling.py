@@ -1,22 +1,19 @@
 """tools/vq_held_out.py --image-scorer: the scorer reads the images and their reconstructions."""
 import importlib.util
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from zidong.config import load_config
-from zidong.data.corpus import grammar as G
 from zidong.data.media import decode_image, image_to_uint8
 from zidong.eval.image_scorer import Scorer
 from zidong.eval.scene_parse import ATTRIBUTES
-from zidong.eval.scorer_data import render_batch
+
+from tests.eval.scenes import TINY_CONV, scene_manifest
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "vq_held_out.py"
-TINY_CONV = {"kind": "conv", "image_size": 64, "convs": [[8, 2], [16, 2], [16, 2], [16, 2]],
-             "where": 4, "hidden": 32}
 
 
 def test_image_to_uint8_inverts_the_pipelines_normalisation():
@@ -32,19 +29,13 @@ def test_a_lossless_tokenizer_reads_back_as_the_originals(tmp_path):
     spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    images, _, _, scenes = render_batch((1, "t", 0, 5, False))
-    rows = []
-    for i, (img, s) in enumerate(zip(images, scenes)):
-        Image.fromarray(img).save(tmp_path / f"{i}.png")
-        rows.append({"id": str(i), "image": f"{i}.png", "text": G.caption_en(s), "lang": "en",
-                     "meta": {"scene": s}})
-    (tmp_path / "val.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
     Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
 
     class Lossless:
         encode = decode = staticmethod(lambda x: x)
 
     cfg = load_config("tiny")
-    same = tool.scorer_ceiling(Lossless(), tmp_path / "val.jsonl", cfg, str(tmp_path / "scorer"), 4)
+    same = tool.scorer_ceiling(Lossless(), val, cfg, str(tmp_path / "scorer"), 4)
     assert same["images"] == 4 and same["originals"] == same["reconstructions"]
     assert set(ATTRIBUTES) | {"mean", "exact"} <= set(same["originals"])
