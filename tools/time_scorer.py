@@ -16,13 +16,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def time_kind(config: dict, batch: int, repeats: int) -> tuple[float, float, float]:
-    """(compile s, train step s, eval forward s) of one config."""
+def time_kind(config: dict, batch: int, repeats: int) -> tuple[float, float, float, float]:
+    """(parameters, compile s, train step s, eval forward s) of one config."""
     import numpy as np
     from zidong.eval.image_scorer import CELL_GRID, CELL_HEADS, HEADS, Scorer
     from zidong.eval.scorer_train import ScorerTrainer
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (batch, 64, 64, 3), dtype=np.uint8)
+    size = config["image_size"]
+    x = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
     y = np.stack([rng.integers(0, len(h), batch) for h in HEADS], 1)
     cells = np.stack([rng.integers(0, n, (batch, CELL_GRID, CELL_GRID)) for n in CELL_HEADS], -1)
     scorer = Scorer(config=config, batch=batch)
@@ -39,7 +40,8 @@ def time_kind(config: dict, batch: int, repeats: int) -> tuple[float, float, flo
     t0 = time.perf_counter()
     for _ in range(repeats):
         scorer.predict(x)
-    return compile_s, step_s, (time.perf_counter() - t0) / repeats
+    params = sum(p.size for p in scorer.net.trainable_params())
+    return params, compile_s, step_s, (time.perf_counter() - t0) / repeats
 
 
 def main() -> None:
@@ -60,9 +62,7 @@ def main() -> None:
         configs[layout] = {**CONV_CONFIG, "convs": json.loads(layout)}
         kinds.append(layout)
     for kind in kinds:
-        from zidong.eval.image_scorer import Scorer
-        params = sum(p.size for p in Scorer(config=configs[kind]).net.trainable_params())
-        c, s, f = time_kind(configs[kind], args.batch, args.repeats)
+        params, c, s, f = time_kind(configs[kind], args.batch, args.repeats)
         print(f"{kind} {params / 1e6:.2f}M params  compile {c:.0f} s  train step {s:.3f} s  "
               f"({args.batch / s:.0f} samples/s)  eval forward {f:.3f} s", flush=True)
 

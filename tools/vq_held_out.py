@@ -55,12 +55,13 @@ def main() -> None:
 
 
 def scorer_ceiling(tok, manifest: Path, cfg, scorer_dir: str, limit: int) -> dict:
-    """The scorer's per-attribute report on the manifest's images and on their reconstructions."""
+    """The scorer's per-attribute report on the manifest's images, their reconstructions and the
+    flat-patch reference."""
     import numpy as np
     from zidong.data.manifest import read_manifest, resolve
     from zidong.data.media import decode_image, image_to_uint8
     from zidong.eval.image_scorer import Scorer
-    from zidong.train.vq_stage import reconstruct
+    from zidong.train.vq_stage import patch_mean_colour, reconstruct
     samples, _ = read_manifest(manifest)
     rows = [s for s in samples if s.image and isinstance(s.meta.get("scene"), dict)][:limit]
     if not rows:
@@ -70,15 +71,11 @@ def scorer_ceiling(tok, manifest: Path, cfg, scorer_dir: str, limit: int) -> dic
                                cfg.model.vision.image_size, d.image_mean, d.image_std)[0]
                   for s in rows])
     recon = reconstruct(tok, x, cfg.train.vq.batch_size)
-    # the flat-patch reference of reconstruction_error: each code's patch in its true mean colour
-    p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
-    cells = x.reshape(len(x), x.shape[1], g, p, g, p)
-    flat = np.broadcast_to(cells.mean(axis=(3, 5), keepdims=True), cells.shape).reshape(x.shape)
     scorer, scenes = Scorer.load(scorer_dir), [s.meta["scene"] for s in rows]
     return {"scorer": scorer_dir, "images": len(rows)} | {
         name: scorer.attr_acc(image_to_uint8(images, d.image_mean, d.image_std), scenes)
         for name, images in (("originals", x), ("reconstructions", recon),
-                             ("patch_mean_colour", flat))}
+                             ("patch_mean_colour", patch_mean_colour(x, cfg)))}
 
 
 if __name__ == "__main__":

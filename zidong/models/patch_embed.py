@@ -7,7 +7,8 @@
   (what tells a star from a heart at 64 px) must be assembled by the transformer from patch-level
   features; the stem adds small non-linear filters first. It never mixes two patches, so
   masked image modelling still hides a patch completely. Written as reshapes + matmuls because
-  ``nn.Conv2d`` was measured ~16x slower on the CPU backend (zidong/eval/scorer_net.py's timings).
+  ``nn.Conv2d`` was measured ~16x slower on the CPU backend (beside a running benchmark; on an
+  idle machine it is not, see ``conv``).
 - ``conv``: the convolutional stem of Xiao et al. ("Early Convolutions Help Transformers See
   Better", 2021): log2(patch) 3x3 stride-2 convolutions (hidden/8, /4, /2 channels for 8 px
   patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per

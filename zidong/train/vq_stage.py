@@ -74,6 +74,13 @@ def reconstruct(tok, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros_like(x)
 
 
+def patch_mean_colour(x: np.ndarray, cfg: Config) -> np.ndarray:
+    """The flat-patch reference: each code's patch of (N, C, H, W) images in its mean colour."""
+    p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
+    cells = x.reshape(len(x), x.shape[1], g, p, g, p)
+    return np.broadcast_to(cells.mean(axis=(3, 5), keepdims=True), cells.shape).reshape(x.shape)
+
+
 def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 256) -> dict:
     """Mean squared error (normalised pixels) of decode(encode(x)) on up to ``limit`` held-out
     images, next to the error of painting each code's patch in its true mean colour: a tokenizer
@@ -93,9 +100,7 @@ def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 2
     if not len(x):
         raise ValueError(f"{path}: no sample with an image to measure the VQ tokenizer on")
     err = ((reconstruct(tok, x, batch_size) - x) ** 2).mean(axis=(1, 2, 3))
-    p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
-    cells = x.reshape(len(x), x.shape[1], g, p, g, p)
-    flat = ((cells - cells.mean(axis=(3, 5), keepdims=True)) ** 2).mean()
+    flat = ((patch_mean_colour(x, cfg) - x) ** 2).mean()
     return {"held_out": str(path), "held_out_images": int(len(x)),
             "held_out_mse": round(float(err.mean()), 5),
             "patch_mean_colour_mse": round(float(flat), 5)}
