@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 from zidong.config import ConfigError, load_config
@@ -16,3 +20,19 @@ def test_init_env_is_idempotent_and_refuses_to_switch_device():
 def test_ascend_only_precision_fails_before_anything_runs():
     with pytest.raises(ConfigError, match="bf16 is Ascend-only"):
         load_config("tiny", ["context.precision=bf16"])
+
+
+def test_cpu_isa_is_checked_and_capped_by_the_first_init_only():
+    with pytest.raises(ConfigError, match=r"context.cpu_isa.*'avx9'"):
+        load_config("tiny", ["context.cpu_isa=avx9"])
+    # this process was initialised (conftest) without a cap: a cap asked for now cannot apply
+    with pytest.warns(RuntimeWarning, match="cpu_isa='avx2' has no effect"):
+        init_env(load_config("tiny", ["context.cpu_isa=avx2"]).context)
+    # a fresh process takes it, before its first convolution or matmul
+    code = ("import os; from zidong.config import load_config; from zidong.runtime import init_env;"
+            "init_env(load_config('tiny', ['context.cpu_isa=avx2']).context);"
+            "print(os.environ['ONEDNN_MAX_CPU_ISA'], os.environ['DNNL_MAX_CPU_ISA'])")
+    env = {k: v for k, v in os.environ.items() if "CPU_ISA" not in k}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout
+    assert out.split() == ["AVX2", "AVX2"]

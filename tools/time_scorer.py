@@ -51,11 +51,13 @@ def main() -> None:
     ap.add_argument("--kinds", default="merge,conv")
     ap.add_argument("--convs", action="append", default=[],
                     help='another conv layout to time, as JSON: "[[32, 2], [64, 2], ...]"')
+    ap.add_argument("--cpu-isa", default=None, help="oneDNN's cap (context.cpu_isa; default: "
+                    "the scorer commands' own; '' for none)")
     args = ap.parse_args()
     from zidong.config import ContextConfig
-    from zidong.eval.scorer_net import CONV_CONFIG, NET_CONFIGS
+    from zidong.eval.scorer_net import CONV_CONFIG, NET_CONFIGS, SCORER_CPU_ISA
     from zidong.runtime import init_env
-    init_env(ContextConfig())
+    init_env(ContextConfig(cpu_isa=SCORER_CPU_ISA if args.cpu_isa is None else args.cpu_isa))
     configs = dict(NET_CONFIGS)
     kinds = args.kinds.split(",") if args.kinds else []
     for layout in args.convs:

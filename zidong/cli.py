@@ -322,7 +322,7 @@ def _add_data_parsers(sub) -> None:
 
 def cmd_scorer_train(args) -> int:
     from zidong.config import ContextConfig
-    from zidong.eval.scorer_net import DEFAULT_CONFIG, NET_CONFIGS
+    from zidong.eval.scorer_net import DEFAULT_CONFIG, NET_CONFIGS, SCORER_CPU_ISA
     from zidong.eval.scorer_train import format_reports, train_scorer
     from zidong.runtime import init_env
     from zidong.train.pretrain import cache_dir
@@ -331,7 +331,7 @@ def cmd_scorer_train(args) -> int:
               file=sys.stderr)
         return 2
     config = NET_CONFIGS[args.net] if args.net else DEFAULT_CONFIG
-    init_env(ContextConfig(seed=args.seed))
+    init_env(ContextConfig(seed=args.seed, cpu_isa=SCORER_CPU_ISA))
     corpus = args.corpus or cache_dir() / "corpus"   # scored if built; never built from here
     info = train_scorer(args.out, steps=args.steps, minutes=args.minutes, seed=args.seed,
                         batch=args.batch, workers=args.workers, corpus=corpus,
@@ -346,9 +346,10 @@ def cmd_scorer_train(args) -> int:
 def cmd_scorer_eval(args) -> int:
     from zidong.config import ContextConfig
     from zidong.eval.image_scorer import Scorer
+    from zidong.eval.scorer_net import SCORER_CPU_ISA
     from zidong.eval.scorer_train import format_reports, manifest_report
     from zidong.runtime import init_env
-    init_env(ContextConfig())
+    init_env(ContextConfig(cpu_isa=SCORER_CPU_ISA))
     try:
         report = manifest_report(Scorer.load(args.scorer), args.data)
     except (FileNotFoundError, ValueError) as e:

@@ -1,11 +1,28 @@
-"""The one place that decides how MindSpore runs: device, execution mode, seed, compile cache."""
+"""The one place that decides how MindSpore runs: device, execution mode, seed, compile cache and,
+on the CPU, the instruction set oneDNN may use."""
 from __future__ import annotations
 
 import os
+import warnings
 
 from zidong.config.schema import ConfigError, ContextConfig
 
 _initialised: dict = {}
+
+
+def _cap_cpu_isa(isa: str) -> None:
+    """oneDNN reads its ISA cap once, when the process runs its first convolution or matmul:
+    the first ``init_env`` decides it. A later call asking for another cap is warned ("" asks for
+    none: it runs under whatever cap is in effect)."""
+    want = isa.upper()
+    if not _initialised:
+        if want:
+            os.environ["ONEDNN_MAX_CPU_ISA"] = os.environ["DNNL_MAX_CPU_ISA"] = want
+        _initialised["cpu_isa"] = os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    elif want and want != _initialised["cpu_isa"]:
+        warnings.warn(f"context.cpu_isa={isa!r} has no effect: this process already runs with "
+                      f"oneDNN's cap {_initialised['cpu_isa'] or 'unset'!r} (read once per "
+                      f"process)", RuntimeWarning, stacklevel=3)
 
 
 def init_env(ctx: ContextConfig) -> None:
@@ -25,6 +42,8 @@ def init_env(ctx: ContextConfig) -> None:
         # read by MindSpore when a graph is compiled, so it must be set before the first compile
         os.environ.setdefault("MS_COMPILER_CACHE_ENABLE", "1")
         os.environ.setdefault("MS_COMPILER_CACHE_PATH", ctx.compile_cache)
+    if ctx.device == "CPU":
+        _cap_cpu_isa(ctx.cpu_isa)
     if not _initialised:
         if ctx.device == "Ascend":
             # msrun and the rank-table launcher give each process its NPU in DEVICE_ID

@@ -204,6 +204,10 @@ class ModelConfig:
         return 1 + (1 + self.text.max_len) + (1 + self.vision_patches) + (1 + self.speech_tokens)
 
 
+# oneDNN's ONEDNN_MAX_CPU_ISA values this project has a use for ("" = no cap)
+CPU_ISAS = ("", "avx2", "avx512_core")
+
+
 @dataclass
 class ContextConfig:
     device: Literal["CPU", "Ascend"] = "CPU"
@@ -214,8 +218,14 @@ class ContextConfig:
     seed: int = 0
     compile_cache: str = ""  # directory for MindSpore's compile cache; "" disables it
     max_device_memory: str = ""  # Ascend memory pool cap, e.g. "58GB"; "" = the device's memory
+    # CPU: the newest instruction set oneDNN may use ("" = all the CPU has). On AVX-512 CPUs,
+    # MindSpore 2.10's oneDNN runs nn.Conv2d ~100x slower than with "avx2", but its matmuls ~30%
+    # faster: the convolutional image scorer's commands set "avx2", training keeps "" (runtime.py)
+    cpu_isa: str = ""
 
     def check(self, prefix: str = "context") -> None:
+        _require(self.cpu_isa in CPU_ISAS, f"{prefix}.cpu_isa",
+                 f"expected one of {sorted(CPU_ISAS)}, got {self.cpu_isa!r}")
         _require(self.device_id >= 0, f"{prefix}.device_id", f"must be >= 0, got {self.device_id}")
         _require(self.max_device_memory == "" or (self.max_device_memory.endswith("GB") and
                                                   self.max_device_memory[:-2].isdigit()),

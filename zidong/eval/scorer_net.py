@@ -2,11 +2,17 @@
 logits used as an extra training target. Two kinds (config "kind"): a plain CNN (default) and a
 hierarchy of patch merges written as reshapes and matmuls (scorers saved before "kind" existed).
 
-Why the CNN (2026-11-29). The merges were chosen because nn.Conv2d timed ~16x slower, but that
-timing ran at nice 19 beside a benchmark. On an idle machine, ``tools/time_scorer.py`` (batch 64,
-AdamW step with the cell targets; this machine ran the probe at 2.1 s/step, the slow kind):
+Why the CNN (2026-11-29). The merges were chosen because nn.Conv2d timed ~16x slower. That is
+true on some CPUs only: on AVX-512 CPUs MindSpore 2.10's oneDNN runs a plain-layout convolution
+through its jit_uni_ncsp + ref path (ONEDNN_VERBOSE=1 names it), and this CNN's training step took
+13.9 s there instead of 0.66 s with oneDNN capped at AVX2, where it uses im2col + GEMM. The scorer
+commands therefore run with ``context.cpu_isa = SCORER_CPU_ISA`` (below). ``tools/time_scorer.py``
+(batch 64, AdamW step with the cell targets), on a machine of the slow kind (2.1 s/step probe) and
+again on a Xeon with AVX-512 and AMX (2026-11-29, cap avx2 / no cap):
     merges, last 2 overlapping 4x4/2                     0.89M params  0.59 s/step  read 0.19 s
+                                                     AVX-512 machine  0.60 / 0.54 s/step
     CNN 3x3: 32/2 64/2 128/2 192/1 256/2  <- default     0.98M params  0.66 s/step  read 0.16 s
+                                                     AVX-512 machine  0.66 / 13.9 s/step
       the same with the first conv at stride 1 (64 px)                  1.72 s/step
       ... with a stride-1 conv at 32 px / at 16 px                      1.31 / 0.76 s/step
     8 convs, a stride-1 one after each stride-2, from 64 px  1.50M params  2.80 s/step
@@ -14,8 +20,10 @@ The cost follows the size of the feature maps, not the multiply-adds. Accuracy o
 held-out renders after ``zidong scorer train --steps 3000`` (192k renders, seed 0):
     merges (docs/results.md, tasks)   mean 74.3%  shape 38.9 / 35.1%  exact  6.0%   2120 s *)
     CNN                               mean 89.7%  shape 84.2 / 82.5%  exact 44.6%   2239 s
-    (shape: a / b; *) in another session, on a machine of unrecorded speed)
-3-minute runs on this machine (lr 4e-3, 500 clean renders): merges 0.517 (274 steps), CNN 0.623
+      again on the AVX-512 machine    mean 89.6%  shape 84.3 / 82.3%  exact 44.0%   2341 s **)
+    (shape: a / b; *) in another session, on a machine of unrecorded speed; **) with the cap,
+    beside other jobs for part of the run)
+3-minute runs on the slow-kind machine (lr 4e-3, 500 clean renders): merges 0.517 (274 steps), CNN 0.623
 (260 steps). The CNN's 3x3 windows overlap at every level, so a small shape is seen whole.
 
 The merges' own history, 3-minute runs on a faster idle machine, same protocol:
@@ -30,6 +38,10 @@ from __future__ import annotations
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
+
+# oneDNN's instruction-set cap for processes that only run a scorer (context.cpu_isa; why: the
+# module docstring). Not for training the model: its matmuls are 16-28% slower under it
+SCORER_CPU_ISA = "avx2"
 
 # "overlap": how many of the last merges are OverlapMerge (4x4/2 windows) instead of PatchMerge
 MERGE_CONFIG = {"kind": "merge", "image_size": 64, "patch": 2, "widths": [32, 64, 128, 256],

@@ -6,18 +6,19 @@
   those -> Linear/LN/GELU, 2x2 -> Linear. Why: a linear patch embedding sees an 8 px patch as one 192-vector, so an outline
   (what tells a star from a heart at 64 px) must be assembled by the transformer from patch-level
   features; the stem adds small non-linear filters first. It never mixes two patches, so
-  masked image modelling still hides a patch completely. Written as reshapes + matmuls because
-  ``nn.Conv2d`` was measured ~16x slower on the CPU backend (beside a running benchmark; on an
-  idle machine it is not, see ``conv``).
+  masked image modelling still hides a patch completely. Written as reshapes + matmuls, which
+  are fast on every CPU (``nn.Conv2d`` is not, see ``conv``).
 - ``conv``: the convolutional stem of Xiao et al. ("Early Convolutions Help Transformers See
   Better", 2021): log2(patch) 3x3 stride-2 convolutions (hidden/8, /4, /2 channels for 8 px
   patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per
   cell of the patch grid. Why: its 3x3 windows overlap, so an outline split by a patch border is
-  seen whole, which neither stem above allows. Its vision encoder is not slower:
-  ``tools/time_vision_stem.py`` on an idle machine (2026-11-29, batch 32, forward + backward)
-  gave linear 1.14 s, hmlp 1.34 s, conv 1.32 s, so the 16x above (measured beside a running
-  benchmark) does not hold for ``nn.Conv2d`` here. Because windows cross patch borders, the
-  vision encoder blanks a hidden patch's pixels before this stem (``mixes_patches``).
+  seen whole, which neither stem above allows. Its cost depends on the CPU:
+  ``tools/time_vision_stem.py`` (2026-11-29, batch 32, forward + backward of the vision encoder)
+  gave linear 1.14 s, hmlp 1.34 s, conv 1.32 s on an earlier machine, but linear 0.97 s, hmlp
+  1.16 s, conv 3.09 s on a Xeon with AVX-512, where MindSpore 2.10's oneDNN takes a slow
+  convolution path (zidong/eval/scorer_net.py). ``--set context.cpu_isa=avx2`` brings conv to
+  1.38 s there but slows the matmuls (linear 1.13 s, hmlp 1.48 s). Because windows cross patch
+  borders, the vision encoder blanks a hidden patch's pixels before this stem (``mixes_patches``).
 """
 from __future__ import annotations
 
