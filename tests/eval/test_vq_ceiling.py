@@ -39,3 +39,35 @@ def test_a_lossless_tokenizer_reads_back_as_the_originals(tmp_path):
     same = tool.scorer_ceiling(Lossless(), val, cfg, str(tmp_path / "scorer"), 4)
     assert same["images"] == 4 and same["originals"] == same["reconstructions"]
     assert set(ATTRIBUTES) | {"mean", "exact"} <= set(same["originals"])
+
+
+def test_flat_references_at_other_patch_sizes(tmp_path):
+    from zidong.train.vq_stage import patch_mean_colour
+    x = np.random.default_rng(0).normal(size=(2, 3, 8, 8)).astype(np.float32)
+    assert np.array_equal(patch_mean_colour(x, 1), x)
+    whole = patch_mean_colour(x, 8)
+    assert np.allclose(whole, x.mean(axis=(2, 3), keepdims=True))
+    halves = patch_mean_colour(x, 4)
+    assert np.allclose(halves[:, :, :4, 4:], x[:, :, :4, 4:].mean(axis=(2, 3), keepdims=True))
+
+    spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
+    Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
+    # no tokenizer: the originals and the flat references only (1 px: the originals again)
+    read = tool.scorer_ceiling(None, val, load_config("tiny"), str(tmp_path / "scorer"), 4, [4, 1])
+    assert {"originals", "patch_mean_colour_4px", "patch_mean_colour_1px"} <= set(read)
+    assert "reconstructions" not in read
+    assert read["patch_mean_colour_1px"] == read["originals"]
+
+
+def test_the_tool_rejects_what_it_cannot_measure_before_loading_anything():
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True)
+    assert "give --ckpt, --image-scorer or both" in run().stderr
+    assert "is not a comma-separated list" in run("--image-scorer", "s", "--flat-patches", "4,x").stderr
+    assert "--flat-patches needs --image-scorer" in run("--ckpt", "c", "--flat-patches", "4").stderr

@@ -74,10 +74,11 @@ def reconstruct(tok, x: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros_like(x)
 
 
-def patch_mean_colour(x: np.ndarray, cfg: Config) -> np.ndarray:
-    """The flat-patch reference: each code's patch of (N, C, H, W) images in its mean colour."""
-    p, g = cfg.model.image_tokenizer.patch_size, cfg.model.image_grid
-    cells = x.reshape(len(x), x.shape[1], g, p, g, p)
+def patch_mean_colour(x: np.ndarray, patch: int) -> np.ndarray:
+    """The flat-patch reference: each ``patch``-pixel square of (N, C, H, W) images in its mean
+    colour (with the tokenizer's patch size: what a code that only knew its patch's colour shows)."""
+    g = x.shape[-1] // patch
+    cells = x.reshape(len(x), x.shape[1], g, patch, g, patch)
     return np.broadcast_to(cells.mean(axis=(3, 5), keepdims=True), cells.shape).reshape(x.shape)
 
 
@@ -100,7 +101,7 @@ def reconstruction_error(tok, path: Path, cfg: Config, tokenizer, limit: int = 2
     if not len(x):
         raise ValueError(f"{path}: no sample with an image to measure the VQ tokenizer on")
     err = ((reconstruct(tok, x, batch_size) - x) ** 2).mean(axis=(1, 2, 3))
-    flat = ((patch_mean_colour(x, cfg) - x) ** 2).mean()
+    flat = ((patch_mean_colour(x, cfg.model.image_tokenizer.patch_size) - x) ** 2).mean()
     return {"held_out": str(path), "held_out_images": int(len(x)),
             "held_out_mse": round(float(err.mean()), 5),
             "patch_mean_colour_mse": round(float(flat), 5)}
