@@ -219,8 +219,9 @@ class ContextConfig:
     compile_cache: str = ""  # directory for MindSpore's compile cache; "" disables it
     max_device_memory: str = ""  # Ascend memory pool cap, e.g. "58GB"; "" = the device's memory
     # CPU: the newest instruction set oneDNN may use ("" = all the CPU has). On AVX-512 CPUs,
-    # MindSpore 2.10's oneDNN runs nn.Conv2d ~100x slower than with "avx2", but its matmuls ~30%
-    # faster: the convolutional image scorer's commands set "avx2", training keeps "" (runtime.py)
+    # MindSpore 2.10's oneDNN runs nn.Conv2d ~20x slower than with "avx2", but the vision
+    # encoder's matmuls 16-28% faster (tools/time_vision_stem.py): the convolutional image
+    # scorer's commands set "avx2", training keeps "" (docs/results.md, the scorer section)
     cpu_isa: str = ""
 
     def check(self, prefix: str = "context") -> None:
