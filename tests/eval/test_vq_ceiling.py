@@ -1,6 +1,8 @@
 """tools/vq_held_out.py --image-scorer: the scorer reads the images and their reconstructions."""
 import importlib.util
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,13 @@ from tests.eval.scenes import TINY_CONV, scene_manifest
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "vq_held_out.py"
 
 
+def load_tool():
+    spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def test_image_to_uint8_inverts_the_pipelines_normalisation():
     rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     buf = io.BytesIO()
@@ -26,9 +35,7 @@ def test_image_to_uint8_inverts_the_pipelines_normalisation():
 
 
 def test_a_lossless_tokenizer_reads_back_as_the_originals(tmp_path):
-    spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool()
     val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
     Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
 
@@ -50,9 +57,7 @@ def test_flat_references_at_other_patch_sizes(tmp_path):
     halves = patch_mean_colour(x, 4)
     assert np.allclose(halves[:, :, :4, 4:], x[:, :, :4, 4:].mean(axis=(2, 3), keepdims=True))
 
-    spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool()
     val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
     Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
     # no tokenizer: the originals and the flat references only (1 px: the originals again)
@@ -63,9 +68,6 @@ def test_flat_references_at_other_patch_sizes(tmp_path):
 
 
 def test_the_tool_rejects_what_it_cannot_measure_before_loading_anything():
-    import subprocess
-    import sys
-
     def run(*args):
         return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True)
     assert "give --ckpt, --image-scorer or both" in run().stderr
