@@ -53,6 +53,8 @@ def _set(path, value):
     (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
     (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
     (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),
+    (("data", "masking", "decoder_dropout"), 1.0, "data.masking.decoder_dropout: must be in "
+                                                  "[0, 1), got 1.0"),
     (("model", "image_tokenizer", "ema_decay"), 1.0, "model.image_tokenizer.ema_decay: must be in"),
     (("model", "image_tokenizer", "patch_size"), 6, "model.image_tokenizer.patch_size: "
                                                     "model.vision.image_size 32 is not divisible"),

@@ -1,7 +1,8 @@
 import numpy as np
 
 from zidong.config.special_tokens import MASK_ID
-from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
+from zidong.data.masking import (drop_decoder_inputs, hide_modalities, mask_patches, mask_spans,
+                                 mask_text)
 
 
 def test_text_mask_has_a_fixed_count_within_the_real_tokens():
@@ -46,3 +47,20 @@ def test_hidden_modality_by_slot_and_only_with_another_source():
     assert hide_modalities(np.array([0, 1, 1]), 0, 1.0, np.random.default_rng(0)).sum() == 0
     assert hide_modalities(np.array([1, 0, 0]), 0, 1.0, np.random.default_rng(0)).sum() == 0
     assert hide_modalities(present, None, 1.0, np.random.default_rng(0)).sum() == 0
+
+
+def test_decoder_dropout_masks_only_words_at_about_its_rate():
+    dec_in = np.zeros(32, np.int32)
+    dec_in[:21] = np.arange(5, 26)   # language token, then 20 words, then padding
+    rng = np.random.default_rng(0)
+    dropped = [drop_decoder_inputs(dec_in, 20, 0.3, rng) for _ in range(300)]
+    for d in dropped:
+        assert d[0] == dec_in[0] and (d[21:] == 0).all()  # start token and padding untouched
+        changed = d != dec_in
+        assert (d[changed] == MASK_ID).all()
+    rate = np.mean([(d[1:21] == MASK_ID).mean() for d in dropped])
+    assert 0.27 < rate < 0.33
+    # rate 0 returns the input and leaves the random stream where it was
+    rng = np.random.default_rng(1)
+    assert drop_decoder_inputs(dec_in, 20, 0.0, rng) is dec_in
+    assert rng.random() == np.random.default_rng(1).random()

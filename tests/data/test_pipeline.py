@@ -82,6 +82,22 @@ def test_a_disabled_decoder_gets_no_rows_and_the_next_move_up(data, tokenizer):
     assert b["hidden"][:4, 0].sum() > 0 and b["hidden"][4:8, 2].sum() > 0
 
 
+def test_decoder_dropout_masks_decoder_inputs_only_when_training(data, tokenizer):
+    cfg = load_config("tiny", ["model.text.max_len=24", "data.masking.decoder_dropout=0.5"])
+    train = batches(DataPipeline(data[0], cfg, tokenizer, 12, seed=0))[0]
+    clean = batches(DataPipeline(data[0], cfg, tokenizer, 12, seed=0, masking=False))[0]
+    has_text = train["presence"][:, 0] > 0
+    n = train["text_mask"].sum(1).astype(int)
+    words = np.zeros(train["dec_in"].shape, bool)
+    for i in np.flatnonzero(has_text):
+        words[i, 1:n[i] + 1] = True
+        assert train["dec_in"][i][0] == clean["dec_in"][i][0]
+    dropped = train["dec_in"] != clean["dec_in"]
+    assert dropped.any() and not (dropped & ~words).any()
+    assert (train["dec_in"][dropped] == MASK_ID).all()
+    np.testing.assert_array_equal(train["dec_target"], clean["dec_target"])  # targets stay
+
+
 def test_same_seed_same_batches_other_seed_other_order(data, cfg, tokenizer):
     a = batches(DataPipeline(data[0], cfg, tokenizer, 4, seed=3))
     b = batches(DataPipeline(data[0], cfg, tokenizer, 4, seed=3))

@@ -285,6 +285,11 @@ class MaskingConfig:
     hide_per_batch: int = 2
     single_source_prob: float = 0.5  # a slot sample with 3 modalities also hides one of the others
     match_negatives: int = 2     # samples per batch (after the hide slots) with a swapped modality
+    # Fraction of the text decoder's teacher-forced input words replaced by MASK (word dropout,
+    # Bowman et al. 2016). Why: the corpus's templates let a decoder reach its loss floor from
+    # the previous words alone, never reading its memory (docs/results.md); a decoder that cannot
+    # trust them must. 0 draws nothing, so runs without it keep their random streams.
+    decoder_dropout: float = 0.0
 
     def check(self, prefix: str, model: "ModelConfig") -> None:
         for name in ("text_count", "image_count", "speech_spans", "speech_span", "hide_per_batch",
@@ -301,6 +306,8 @@ class MaskingConfig:
                  f"model.speech.max_frames ({model.speech.max_frames})")
         _require(0.0 <= self.single_source_prob <= 1.0, f"{prefix}.single_source_prob",
                  f"must be in [0, 1], got {self.single_source_prob}")
+        _require(0.0 <= self.decoder_dropout < 1.0, f"{prefix}.decoder_dropout",
+                 f"must be in [0, 1), got {self.decoder_dropout}")
 
 
 @dataclass

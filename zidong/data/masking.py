@@ -25,6 +25,17 @@ def mask_text(ids: np.ndarray, length: int, count: int, rng: np.random.Generator
     return masked, positions, weights
 
 
+def drop_decoder_inputs(dec_in: np.ndarray, length: int, rate: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    """``dec_in`` with each of its ``length`` words (positions 1.., after the language token)
+    replaced by MASK with probability ``rate``. Draws nothing when ``rate`` is 0."""
+    if rate <= 0 or length <= 0:
+        return dec_in
+    out = dec_in.copy()
+    out[np.flatnonzero(rng.random(length) < rate) + 1] = MASK_ID
+    return out
+
+
 def mask_patches(num_patches: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """(num_patches,) float32 with exactly ``count`` ones."""
     mask = np.zeros(num_patches, np.float32)

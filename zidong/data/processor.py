@@ -17,7 +17,8 @@ from zidong.audio import LOG_MEL_FLOOR, log_mel, normalize_log_mel
 from zidong.config.schema import Config
 from zidong.config.special_tokens import EOS_ID, LANG_INDEX, NUM_LANGS, PAD_ID
 from zidong.data.manifest import DataError
-from zidong.data.masking import hide_modalities, mask_patches, mask_spans, mask_text
+from zidong.data.masking import (drop_decoder_inputs, hide_modalities, mask_patches, mask_spans,
+                                 mask_text)
 from zidong.data.media import decode_audio, decode_image
 
 # what a reader yields per sample
@@ -164,6 +165,7 @@ class SampleProcessor:
         dec_in, dec_target, dec_mask = self._decoder_arrays(ids, lang)
         if self.masking:
             masked, pos, weight = mask_text(text_ids, n, mk.text_count, rng)
+            dec_in = drop_decoder_inputs(dec_in, n, mk.decoder_dropout, rng)
         else:
             masked, pos, weight = text_ids.copy(), np.zeros(mk.text_count, np.int32), \
                 np.zeros(mk.text_count, np.float32)
