@@ -174,7 +174,8 @@ def cmd_eval(args) -> int:
     metrics = run_eval(args.ckpt, args.data, args.tasks.split(","), Path(args.out),
                        candidates=args.candidates, limit=args.limit,
                        image_scorer=args.image_scorer, speech_scorer=args.speech_scorer,
-                       seed=args.seed, beam_size=args.beam, rerank=args.rerank)
+                       seed=args.seed, beam_size=args.beam, rerank=args.rerank,
+                       temperature=args.temperature, top_k=args.top_k)
     print(json.dumps(metrics, indent=1))
     return 0
 
@@ -243,6 +244,10 @@ def _add_run_parsers(sub) -> None:
     p.add_argument("--speech-scorer", action="store_true",
                    help="score English generated speech with PocketSphinx (t2s / i2s WER)")
     p.add_argument("--seed", type=int, default=0, help="image sampling seed")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="image code sampling temperature (t2i / s2i); 0: greedy")
+    p.add_argument("--top-k", type=int, default=0, help="sample image codes among the k most "
+                   "likely (t2i / s2i); 0: all")
     p.add_argument("--beam", type=int, default=4, help="beam size of the text tasks")
     p.add_argument("--rerank", type=int, default=0, metavar="K", help="re-rank each retrieval "
                    "query's top K with the fusion's matching head (cross-encoder); 0: off")

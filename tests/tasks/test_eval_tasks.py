@@ -73,3 +73,18 @@ def test_eval_runs_every_task_and_writes_the_report(tiny_run, mini_corpus, tmp_p
     m = run_eval(tiny_run[0], vqa, ["vqa"], tmp_path / "vqa_eval", limit=4, beam_size=2,
                  batch_size=4)
     assert m["vqa.n"] == 4 and 0 <= m["vqa.acc"] <= 1
+
+
+def test_eval_samples_images_as_asked(tiny_run, mini_corpus, tmp_path):
+    """Greedy decoding (temperature 0) ignores the seed; temperature 1 does not; the settings are
+    written next to the figures they produced."""
+    def pngs(out, **kw):
+        m = run_eval(tiny_run[0], mini_corpus / "test.jsonl", ["t2i"], out, limit=2,
+                     batch_size=2, **kw)
+        return m, [p.read_bytes() for p in sorted((out / "t2i").glob("*.png"))]
+    m, greedy = pngs(tmp_path / "g0", temperature=0.0, seed=0)
+    assert m["t2i.temperature"] == 0.0 and m["t2i.top_k"] == 0 and len(greedy) == 2
+    assert pngs(tmp_path / "g1", temperature=0.0, seed=1)[1] == greedy
+    m, t1 = pngs(tmp_path / "t1", temperature=1.0, top_k=5, seed=1)
+    assert m["t2i.temperature"] == 1.0 and m["t2i.top_k"] == 5
+    assert t1 != greedy

@@ -36,10 +36,12 @@ def subset_batch(batch: dict, rows) -> dict:
 
 class GenerationEval:
     def __init__(self, engine, manifest, out: Path, tasks, image_scorer=None,
-                 speech_scorer=None, seed: int = 0, beam_size: int = 4):
+                 speech_scorer=None, seed: int = 0, beam_size: int = 4,
+                 temperature: float = 1.0, top_k: int = 0):
         from zidong.tasks.engine import manifest_samples
         self.engine, self.manifest, self.out = engine, Path(manifest), Path(out)
         self.tasks, self.seed, self.beam = list(tasks), seed, beam_size
+        self.temperature, self.top_k = temperature, top_k  # image sampling (t2i / s2i)
         self.image_scorer, self.speech_scorer = image_scorer, speech_scorer
         self.samples = manifest_samples(manifest)
         self.records = defaultdict(list)  # task -> [{index, input, output, ...}]
@@ -81,7 +83,7 @@ class GenerationEval:
             from zidong.tasks.generate import save_png
             folder = self.out / task
             folder.mkdir(parents=True, exist_ok=True)
-            pixels = e.images(batch, task, seed=self.seed)
+            pixels = e.images(batch, task, self.temperature, self.top_k, self.seed)
             for s, p in zip(samples, pixels):
                 path = save_png(folder / f"{s.id}.png", p)
                 self.records[task].append({"id": s.id, "prompt": s.text, "output": str(path),
@@ -107,6 +109,8 @@ class GenerationEval:
                 m["vqa.acc"] = float(np.mean([r["output"].strip() == r["ref"] for r in recs]))
             elif task in ("t2i", "s2i"):
                 m.update(self._image_scores(task, recs))
+                # the sampling settings are part of the figure: greedy and T=1 read differently
+                m[f"{task}.temperature"], m[f"{task}.top_k"] = self.temperature, self.top_k
             else:
                 m.update(self._speech_scores(task, recs))
         return m

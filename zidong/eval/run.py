@@ -11,11 +11,13 @@ TASKS = ("retrieval",) + GEN_TASKS
 
 def run_eval(ckpt, manifest, tasks, out: Path, candidates: int = 500, limit: int | None = None,
              image_scorer: str | None = None, speech_scorer: bool = False, seed: int = 0,
-             beam_size: int = 4, batch_size: int = 16, rerank: int = 0) -> dict:
+             beam_size: int = 4, batch_size: int = 16, rerank: int = 0,
+             temperature: float = 1.0, top_k: int = 0) -> dict:
     """``limit``: at most this many samples per generation task (beam search on a CPU is slow);
     ``image_scorer``: a trained scorer (``zidong scorer train``) for t2i / s2i attribute accuracy;
     ``speech_scorer``: score English t2s / i2s speech with PocketSphinx; ``rerank``: re-rank each
-    retrieval query's top-k with the fusion's matching head (0: off)."""
+    retrieval query's top-k with the fusion's matching head (0: off); ``temperature`` / ``top_k``:
+    how t2i / s2i sample the image codes (temperature 0: greedy)."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; available: {list(TASKS)}")
@@ -45,7 +47,8 @@ def run_eval(ckpt, manifest, tasks, out: Path, candidates: int = 500, limit: int
         if speech_scorer and ({"t2s", "i2s"} & set(gen)):
             from zidong.eval.asr_scorer import SphinxScorer, caption_jsgf
             sphinx = SphinxScorer(caption_jsgf())
-        ev = GenerationEval(engine, manifest, out, gen, scorer, sphinx, seed, beam_size)
+        ev = GenerationEval(engine, manifest, out, gen, scorer, sphinx, seed, beam_size,
+                            temperature, top_k)
         metrics.update(ev.run(limit))
         records = ev.records
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
