@@ -1,24 +1,15 @@
 """tools/probe_memory.py: the ridge probe reads labels that are in the features and no more, and
 the tool runs on a run end to end."""
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "probe_memory.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("probe_memory", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+from tests.tools import load_tool
 
 
 def test_probe_reads_what_the_features_hold_and_not_more():
-    tool, rng = load_tool(), np.random.default_rng(0)
+    tool, rng = load_tool("probe_memory"), np.random.default_rng(0)
     heads = [3, 8]
     labels = np.stack([rng.integers(0, n, 400) for n in heads], 1)
     # the first attribute written into 50 noisy features, the second nowhere
@@ -33,7 +24,7 @@ def test_probe_reads_what_the_features_hold_and_not_more():
 def test_the_tool_probes_a_run(tiny_run, mini_corpus, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["probe_memory.py", "--ckpt", str(tiny_run[0]), "--corpus",
                                       str(mini_corpus), "--train", "20", "--test", "10"])
-    load_tool().main()
+    load_tool("probe_memory").main()
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["train"] == 20 and out["test"] == 10
     for name in ("embedding", "vision_tokens", "memory"):

@@ -1,9 +1,7 @@
 """tools/vq_held_out.py --image-scorer: the scorer reads the images and their reconstructions."""
-import importlib.util
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -14,15 +12,9 @@ from zidong.eval.image_scorer import Scorer
 from zidong.eval.scene_parse import ATTRIBUTES
 
 from tests.eval.scenes import TINY_CONV, scene_manifest
+from tests.tools import TOOLS, load_tool
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "vq_held_out.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("vq_held_out", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+TOOL = TOOLS / "vq_held_out.py"
 
 
 def test_image_to_uint8_inverts_the_pipelines_normalisation():
@@ -35,7 +27,7 @@ def test_image_to_uint8_inverts_the_pipelines_normalisation():
 
 
 def test_a_lossless_tokenizer_reads_back_as_the_originals(tmp_path):
-    tool = load_tool()
+    tool = load_tool("vq_held_out")
     val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
     Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
 
@@ -57,7 +49,7 @@ def test_flat_references_at_other_patch_sizes(tmp_path):
     halves = patch_mean_colour(x, 4)
     assert np.allclose(halves[:, :, :4, 4:], x[:, :, :4, 4:].mean(axis=(2, 3), keepdims=True))
 
-    tool = load_tool()
+    tool = load_tool("vq_held_out")
     val = scene_manifest(tmp_path, "val.jsonl", 1, 5)
     Scorer(config=TINY_CONV, batch=4).save(tmp_path / "scorer")
     # no tokenizer: the originals and the flat references only (1 px: the originals again)

@@ -1,13 +1,10 @@
 """tools/probe_alignment.py --hard-groups: an epoch is a permutation made of runs of scenes that
 share their pair of colours."""
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
-spec = importlib.util.spec_from_file_location(
-    "probe_alignment", Path(__file__).resolve().parents[2] / "tools" / "probe_alignment.py")
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
+from tests.tools import load_tool
+
+probe = load_tool("probe_alignment")
 
 
 def _pipe(colours):
