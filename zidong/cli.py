@@ -199,6 +199,7 @@ def cmd_merge_ckpt(args) -> int:
 
 
 def _add_run_parsers(sub) -> None:
+    from zidong.tasks.cli import add_decoding_args
     p = sub.add_parser("merge-ckpt", help="one checkpoint from a distributed run's rank_N/ "
                        "checkpoints (for eval, export, --init-from, another device count)")
     p.add_argument("run_dir")
@@ -243,12 +244,7 @@ def _add_run_parsers(sub) -> None:
                    "(t2i / s2i attribute accuracy)")
     p.add_argument("--speech-scorer", action="store_true",
                    help="score English generated speech with PocketSphinx (t2s / i2s WER)")
-    p.add_argument("--seed", type=int, default=0, help="image sampling seed")
-    p.add_argument("--temperature", type=float, default=1.0,
-                   help="image code sampling temperature (t2i / s2i); 0: greedy")
-    p.add_argument("--top-k", type=int, default=0, help="sample image codes among the k most "
-                   "likely (t2i / s2i); 0: all")
-    p.add_argument("--beam", type=int, default=4, help="beam size of the text tasks")
+    add_decoding_args(p)
     p.add_argument("--rerank", type=int, default=0, metavar="K", help="re-rank each retrieval "
                    "query's top K with the fusion's matching head (cross-encoder); 0: off")
     p.set_defaults(func=cmd_eval)

@@ -83,11 +83,18 @@ def add_input_args(p) -> None:
     p.add_argument("--image", default=None, help="image file (caption, vqa, i2s)")
     p.add_argument("--audio", default=None, help="WAV file (asr, s2i)")
     p.add_argument("--lang", default="en", help="language of the text / speech, and of a caption")
-    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0: greedy (t2i, s2i)")
-    p.add_argument("--top-k", type=int, default=0)
-    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
+    add_decoding_args(p)
     p.add_argument("--out", required=True)
+
+
+def add_decoding_args(p) -> None:
+    """How outputs are decoded, shared by ``zidong generate``, ``zidong infer`` and ``zidong eval``."""
+    p.add_argument("--seed", type=int, default=0, help="image sampling seed (t2i, s2i)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="image code sampling temperature (t2i, s2i); 0: greedy")
+    p.add_argument("--top-k", type=int, default=0,
+                   help="sample image codes among the k most likely (t2i, s2i); 0: all")
+    p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
 
 
 def add_task_parsers(sub) -> None:
