@@ -37,6 +37,11 @@ def main(argv=None) -> int:
     ap.add_argument("--hard-groups", type=int, default=0, metavar="K",
                     help="serve runs of K scenes that share their pair of colours, so in-batch "
                          "negatives differ in shape, size, count or relation (0: plain shuffle)")
+    ap.add_argument("--mae", type=float, default=0.0, metavar="W",
+                    help="also regress the per-patch-normalised pixels of --mae-count hidden "
+                         "patches from the vision tokens of a second, masked pass (SimMIM), "
+                         "with weight W (0: off)")
+    ap.add_argument("--mae-count", type=int, default=24, help="hidden patches per image")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -47,6 +52,8 @@ def main(argv=None) -> int:
     from zidong.data.tokenizer import Tokenizer
     from zidong.eval.retrieval import retrieval_metrics
     from zidong.models import create_model
+    from zidong.models.layers import Linear
+    from zidong.models.patches import patchify
     from zidong.runtime import init_env
     from zidong.train.pretrain import default_corpus
 
@@ -70,8 +77,20 @@ def main(argv=None) -> int:
             super().__init__()
             self.te, self.ve, self.se = encoders["text"], encoders["image"], encoders["speech"]
             self.logit_scale = ms.Parameter(ms.Tensor([math.log(1 / 0.07)], ms.float32))
+            v = cfg.model.vision
+            self.patch, self.mae_weight = v.patch_size, args.mae
+            self.mae_head = Linear(cfg.model.unified_dim, v.patch_size ** 2 * v.channels)
 
-        def construct(self, ids, tmask, image, mel, mmask):
+        def pixel_loss(self, image, hidden):
+            # image (B, C, H, W); hidden (B, P) 1 = hidden patch
+            pred = self.mae_head(self.ve(image, hidden)[0][:, 1:])
+            target = patchify(image, self.patch)
+            mean = target.mean(axis=-1, keep_dims=True)
+            var = ((target - mean) ** 2).mean(axis=-1, keep_dims=True)
+            err = ((pred - (target - mean) / ops.sqrt(var + 1e-6)) ** 2).mean(axis=-1)
+            return (err * hidden).sum() / ops.maximum(hidden.sum(), 1.0)
+
+        def construct(self, ids, tmask, image, mel, mmask, hidden):
             emb = {"text": self.te(ids, tmask)[2], "image": self.ve(image)[2]}
             if "speech" in mods:
                 emb["speech"] = self.se(mel, mmask)[2]
@@ -82,7 +101,10 @@ def main(argv=None) -> int:
                 logits = ops.matmul(emb[a], emb[b].T) * scale
                 total = total + (ops.cross_entropy(logits, labels)
                                  + ops.cross_entropy(logits.T, labels)) / 2
-            return total / len(pairs)
+            total = total / len(pairs)
+            if self.mae_weight > 0:
+                total = total + self.mae_weight * self.pixel_loss(image, hidden)
+            return total
 
     net = Net()
     opt = nn.Adam(net.trainable_params(), learning_rate=args.lr)
@@ -113,6 +135,15 @@ def main(argv=None) -> int:
         metrics = retrieval_metrics({k: np.concatenate(v) for k, v in out.items()})
         return {k: v for k, v in metrics.items() if k.endswith("R@1")}
 
+    num_patches = (cfg.model.vision.image_size // cfg.model.vision.patch_size) ** 2
+    mask_rng = np.random.default_rng(cfg.context.seed + 1)
+
+    def hidden_patches(b):
+        h = np.zeros((b, num_patches), np.float32)
+        for row in h:
+            row[mask_rng.choice(num_patches, args.mae_count, replace=False)] = 1.0
+        return ms.Tensor(h)
+
     pipe = DataPipeline(corpus / "train.jsonl", cfg, tok, args.batch, seed=cfg.context.seed,
                         masking=False)
     if args.hard_groups:
@@ -120,7 +151,8 @@ def main(argv=None) -> int:
     losses, results, k, epoch, t0 = [], {}, 0, 0, time.time()
     while k < args.steps:
         for b in pipe.iterate(epoch):
-            losses.append(float(step(*[ms.Tensor(b[c]) for c in cols]).asnumpy()))
+            losses.append(float(step(*[ms.Tensor(b[c]) for c in cols],
+                                     hidden_patches(len(b["image"]))).asnumpy()))
             k += 1
             if k % 50 == 0:
                 print(f"step {k}  loss {np.mean(losses[-50:]):.3f}  "
