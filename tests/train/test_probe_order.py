@@ -1,5 +1,5 @@
-"""tools/probe_alignment.py --hard-groups: an epoch is a permutation made of runs of scenes that
-share their pair of colours."""
+"""tools/probe_alignment.py: with --hard-groups an epoch is a permutation made of runs of scenes
+that share their pair of colours; with --mae the pixel target trains beside the contrastive loss."""
 from types import SimpleNamespace
 
 from tests.tools import load_tool
@@ -25,3 +25,21 @@ def test_runs_share_the_colour_pair_and_the_epoch_is_a_permutation():
     # so the pair changes at most 7 times along the epoch (a plain shuffle changes it ~13 times)
     changes = sum(a != b for a, b in zip(keys, keys[1:]))
     assert changes <= 7
+
+
+def test_the_pixel_target_compiles_and_trains_beside_the_contrastive_loss(mini_corpus, tiny_run,
+                                                                          tmp_path, capsys):
+    import json
+    import shutil
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in mini_corpus.iterdir():
+        (corpus / f.name).symlink_to(f)
+    shutil.copy(tiny_run[0] / "tokenizer.model", corpus / "tokenizer.model")
+    assert probe.main(["--config", "tiny", "--corpus", str(corpus), "--modalities", "text,image",
+                       "--steps", "4", "--eval-every", "4", "--batch", "8", "--mae", "1.0",
+                       "--mae-count", "4"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["args"]["mae"] == 1.0
+    assert out["results"]["4"]["loss_last50"] > 0
+    assert 0.0 <= out["results"]["4"]["retrieval.t2i.R@1"] <= 1.0
