@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     from mindspore import nn, ops
     from zidong.config.loader import load_config
     from zidong.data.pipeline import DataPipeline
+    from zidong.data.masking import mask_patches
     from zidong.data.tokenizer import Tokenizer
     from zidong.eval.retrieval import retrieval_metrics
     from zidong.models import create_model
@@ -139,10 +140,8 @@ def main(argv=None) -> int:
     mask_rng = np.random.default_rng(cfg.context.seed + 1)
 
     def hidden_patches(b):
-        h = np.zeros((b, num_patches), np.float32)
-        for row in h:
-            row[mask_rng.choice(num_patches, args.mae_count, replace=False)] = 1.0
-        return ms.Tensor(h)
+        return ms.Tensor(np.stack([mask_patches(num_patches, args.mae_count, mask_rng)
+                                   for _ in range(b)]))
 
     pipe = DataPipeline(corpus / "train.jsonl", cfg, tok, args.batch, seed=cfg.context.seed,
                         masking=False)

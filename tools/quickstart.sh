@@ -32,12 +32,13 @@ zidong infer --mindir "$run/deploy" --task retrieve --text "$query" --lang "$lan
 zidong infer --mindir "$run/deploy" --task caption --image "$image" --lang "$lang" \
     --out "$run/deploy_caption" >/dev/null
 echo "run: $run  (curves: $run/curves.png, retrieval: $run/eval/report.md)"
-python - "$run" "$query" <<'EOF'
+python - "$run" <<'EOF'
 import json, sys
-run, query = sys.argv[1:]
-ranked = json.load(open(f"{run}/deploy_retrieve/ranking.json", encoding="utf-8"))
-caption = json.load(open(f"{run}/deploy_caption/infer.json", encoding="utf-8"))
+run = sys.argv[1]
+ranked, caption = (json.load(open(f"{run}/{d}/infer.json", encoding="utf-8"))
+                   for d in ("deploy_retrieve", "deploy_caption"))
 print(f"export: {run}/deploy; answered from the MINDIR files alone:")
-print(f"  retrieve: {query!r} -> {', '.join(r['id'] for r in ranked)}  ({run}/deploy_retrieve/)")
+print(f"  retrieve: {ranked['inputs']['text']!r} -> {', '.join(ranked['ranking'])}  "
+      f"({run}/deploy_retrieve/)")
 print(f"  caption of {caption['inputs']['image']}: {caption['text']!r}  ({run}/deploy_caption/)")
 EOF
