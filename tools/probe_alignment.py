@@ -42,6 +42,14 @@ def main(argv=None) -> int:
                          "patches from the vision tokens of a second, masked pass (SimMIM), "
                          "with weight W (0: off)")
     ap.add_argument("--mae-count", type=int, default=24, help="hidden patches per image")
+    ap.add_argument("--loss", choices=("softmax", "sigmoid"), default="softmax",
+                    help="pooled pair loss: InfoNCE (CLIP) or the pairwise sigmoid of SigLIP "
+                         "(every pair an independent match / no-match, learnable scale and bias "
+                         "starting at 10 and -10)")
+    ap.add_argument("--filip", type=float, default=0.0, metavar="W",
+                    help="also train token-level text-image alignment (FILIP late interaction: "
+                         "a text token's score for an image is its best patch's cosine, a pair's "
+                         "score the mean over tokens; both directions), weight W (0: off)")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -53,7 +61,7 @@ def main(argv=None) -> int:
     from zidong.data.tokenizer import Tokenizer
     from zidong.eval.retrieval import retrieval_metrics
     from zidong.models import create_model
-    from zidong.models.layers import Linear
+    from zidong.models.layers import Linear, l2_normalize
     from zidong.models.patches import patchify
     from zidong.runtime import init_env
     from zidong.train.pretrain import default_corpus
@@ -81,6 +89,34 @@ def main(argv=None) -> int:
             v = cfg.model.vision
             self.patch, self.mae_weight = v.patch_size, args.mae
             self.mae_head = Linear(cfg.model.unified_dim, v.patch_size ** 2 * v.channels)
+            self.filip_weight = args.filip
+            self.sigmoid = args.loss == "sigmoid"
+            self.sig_scale = ms.Parameter(ms.Tensor([math.log(10.0)], ms.float32))
+            self.sig_bias = ms.Parameter(ms.Tensor([-10.0], ms.float32))
+
+        def sigmoid_loss(self, a, b):
+            n = a.shape[0]
+            logits = ops.matmul(a, b.T) * ops.exp(self.sig_scale[0]) + self.sig_bias[0]
+            signs = 2.0 * ops.eye(n, n, ms.float32) - 1.0
+            return -ops.logsigmoid(signs * logits).sum() / n
+            self.filip_scale = ms.Parameter(ms.Tensor([math.log(1 / 0.07)], ms.float32))
+
+        def filip_loss(self, text_out, image_out):
+            # tokens (B, L, D) in the unified space; masks (B, L) 1 = real. The text keeps its
+            # CLS (a row without text would otherwise have no token); the image's is left out.
+            t, tm = l2_normalize(text_out[0]), text_out[1]
+            v = l2_normalize(image_out[0][:, 1:])
+            b, lt, li = t.shape[0], t.shape[1], v.shape[1]
+            sim = ops.matmul(t.reshape(b * lt, -1), v.reshape(b * li, -1).T).reshape(b, lt, b, li)
+            # text a -> image b: each real token's best patch, averaged over the real tokens
+            tmask = tm.reshape(b, lt, 1)
+            t2i = (sim.max(axis=3) * tmask).sum(axis=1) / ops.maximum(tmask.sum(axis=1), 1.0)
+            # image b -> text a: each patch's best real token, averaged over the patches
+            i2t = (sim - (1.0 - tm.reshape(b, lt, 1, 1)) * 1e4).max(axis=1).mean(axis=2)
+            scale = ops.exp(self.filip_scale[0])
+            labels = ops.arange(b, dtype=ms.int32)
+            return (ops.cross_entropy(t2i * scale, labels)
+                    + ops.cross_entropy(i2t.T * scale, labels)) / 2
 
         def pixel_loss(self, image, hidden):
             # image (B, C, H, W); hidden (B, P) 1 = hidden patch
@@ -92,17 +128,23 @@ def main(argv=None) -> int:
             return (err * hidden).sum() / ops.maximum(hidden.sum(), 1.0)
 
         def construct(self, ids, tmask, image, mel, mmask, hidden):
-            emb = {"text": self.te(ids, tmask)[2], "image": self.ve(image)[2]}
+            text_out, image_out = self.te(ids, tmask), self.ve(image)
+            emb = {"text": text_out[2], "image": image_out[2]}
             if "speech" in mods:
                 emb["speech"] = self.se(mel, mmask)[2]
             scale = ops.exp(self.logit_scale[0])
             labels = ops.arange(ids.shape[0], dtype=ms.int32)
             total = 0.0
             for a, b in pairs:
+                if self.sigmoid:
+                    total = total + self.sigmoid_loss(emb[a], emb[b])
+                    continue
                 logits = ops.matmul(emb[a], emb[b].T) * scale
                 total = total + (ops.cross_entropy(logits, labels)
                                  + ops.cross_entropy(logits.T, labels)) / 2
             total = total / len(pairs)
+            if self.filip_weight > 0:
+                total = total + self.filip_weight * self.filip_loss(text_out, image_out)
             if self.mae_weight > 0:
                 total = total + self.mae_weight * self.pixel_loss(image, hidden)
             return total

@@ -1,5 +1,6 @@
 """tools/probe_alignment.py: with --hard-groups an epoch is a permutation made of runs of scenes
-that share their pair of colours; with --mae the pixel target trains beside the contrastive loss."""
+that share their pair of colours; with --mae the pixel target, with --filip the token-level
+alignment train beside the contrastive loss, and --loss sigmoid swaps InfoNCE for SigLIP's loss."""
 from types import SimpleNamespace
 
 from tests.tools import load_tool
@@ -27,8 +28,7 @@ def test_runs_share_the_colour_pair_and_the_epoch_is_a_permutation():
     assert changes <= 7
 
 
-def test_the_pixel_target_compiles_and_trains_beside_the_contrastive_loss(mini_corpus, tiny_run,
-                                                                          tmp_path, capsys):
+def test_the_probe_options_compile_and_train_together(mini_corpus, tiny_run, tmp_path, capsys):
     import json
     import shutil
     corpus = tmp_path / "corpus"
@@ -38,8 +38,8 @@ def test_the_pixel_target_compiles_and_trains_beside_the_contrastive_loss(mini_c
     shutil.copy(tiny_run[0] / "tokenizer.model", corpus / "tokenizer.model")
     assert probe.main(["--config", "tiny", "--corpus", str(corpus), "--modalities", "text,image",
                        "--steps", "4", "--eval-every", "4", "--batch", "8", "--mae", "1.0",
-                       "--mae-count", "4"]) == 0
+                       "--mae-count", "4", "--filip", "1.0", "--loss", "sigmoid"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert out["args"]["mae"] == 1.0
+    assert (out["args"]["mae"], out["args"]["filip"], out["args"]["loss"]) == (1.0, 1.0, "sigmoid")
     assert out["results"]["4"]["loss_last50"] > 0
     assert 0.0 <= out["results"]["4"]["retrieval.t2i.R@1"] <= 1.0
