@@ -30,3 +30,12 @@ def test_a_rerun_keeps_the_status_under_the_title_and_the_other_sections(tmp_pat
     assert text.index("hand-written") < text.index("## Budget") < text.index("## Variant `full`")
     assert text.index("## Variant `full`") < text.index("## Tasks")
     assert (tmp_path / "docs" / "figures" / "curves_full.png").is_file()
+
+
+def test_the_command_line_gives_the_vq_budget_that_was_used(tmp_path):
+    from zidong.train.bench import vq_flag
+    # the preset's own budget: no flag (the stage stopped at its step count after 298 s)
+    assert vq_flag({"train_seconds": 298.0, "budget_minutes": None}) == ""
+    assert vq_flag({"train_seconds": 180.0, "budget_minutes": 3.0}) == " --vq-minutes 3"
+    # a stage recorded before budgets were kept: its measured minutes, as before
+    assert vq_flag({"train_seconds": 180.0}) == " --vq-minutes 3"
