@@ -90,6 +90,7 @@ def main(argv=None) -> int:
             self.patch, self.mae_weight = v.patch_size, args.mae
             self.mae_head = Linear(cfg.model.unified_dim, v.patch_size ** 2 * v.channels)
             self.filip_weight = args.filip
+            self.filip_scale = ms.Parameter(ms.Tensor([math.log(1 / 0.07)], ms.float32))
             self.sigmoid = args.loss == "sigmoid"
             self.sig_scale = ms.Parameter(ms.Tensor([math.log(10.0)], ms.float32))
             self.sig_bias = ms.Parameter(ms.Tensor([-10.0], ms.float32))
@@ -99,7 +100,6 @@ def main(argv=None) -> int:
             logits = ops.matmul(a, b.T) * ops.exp(self.sig_scale[0]) + self.sig_bias[0]
             signs = 2.0 * ops.eye(n, n, ms.float32) - 1.0
             return -ops.logsigmoid(signs * logits).sum() / n
-            self.filip_scale = ms.Parameter(ms.Tensor([math.log(1 / 0.07)], ms.float32))
 
         def filip_loss(self, text_out, image_out):
             # tokens (B, L, D) in the unified space; masks (B, L) 1 = real. The text keeps its
