@@ -145,3 +145,22 @@ def test_conv_stem_tokens_follow_the_patch_grid_and_hidden_patches_leave_no_trac
     mask[1, 6] = 0
     unmasked = enc(ms.Tensor(y), ms.Tensor(mask))[0].asnumpy()
     assert np.abs(unmasked - out_x).max() > 1e-4
+
+
+def test_sincos_positions_are_fixed_and_distances_follow_the_grid():
+    # model.vision.pos_embed=sincos: MAE's 2-D table, frozen, in place of the learnt one
+    from zidong.config import load_config
+    from zidong.models.vision_encoder import VisionEncoder, sincos_2d
+    t = sincos_2d(4, 16)
+    assert t.shape == (17, 16) and not t[0].any()             # the CLS row is zero
+    # patches (0,0), (0,1), (1,0), (3,3): one step along either axis moves the table the same,
+    # three steps move it further
+    d = lambda a, b: np.linalg.norm(t[1 + a] - t[1 + b])
+    assert abs(d(0, 1) - d(0, 4)) < 1e-6 and d(0, 15) > d(0, 1)
+    cfg = load_config("tiny", ["model.vision.pos_embed=sincos"]).model
+    enc = VisionEncoder(cfg.vision, cfg.unified_dim)
+    pos = [p for p in enc.get_parameters() if p.name.endswith("pos")]
+    assert len(pos) == 1 and not pos[0].requires_grad
+    assert pos[0].name not in {p.name for p in enc.trainable_params()}
+    grid = cfg.vision.image_size // cfg.vision.patch_size
+    np.testing.assert_array_equal(pos[0].asnumpy(), sincos_2d(grid, cfg.vision.hidden))

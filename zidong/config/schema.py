@@ -46,6 +46,7 @@ class TransformerConfig:
 
 POOLS = ("max", "mean", "cls")
 STEMS = ("linear", "hmlp", "conv")  # vision patch embeddings (zidong/models/patch_embed.py)
+POSITIONS = ("learned", "sincos")  # vision position tables (zidong/models/vision_encoder.py)
 
 
 @dataclass
@@ -80,10 +81,15 @@ class VisionEncoderConfig(EncoderConfig):
     patch_size: int = 8
     channels: int = 3
     stem: str = "linear"   # patch embedding: linear | hmlp | conv (zidong/models/patch_embed.py)
+    pos_embed: str = "learned"  # learned | sincos: a fixed 2-D sine-cosine table (MAE's)
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
         _positive(self, prefix, "image_size", "patch_size")
+        _require(self.pos_embed in POSITIONS, f"{prefix}.pos_embed",
+                 f"must be one of {POSITIONS}, got {self.pos_embed!r}")
+        _require(self.pos_embed != "sincos" or self.hidden % 4 == 0, f"{prefix}.pos_embed",
+                 f"sincos needs hidden divisible by 4 (sin and cos for y and x), got {self.hidden}")
         _require(self.stem in STEMS, f"{prefix}.stem", f"must be one of {STEMS}, got {self.stem!r}")
         _require(self.stem != "hmlp" or self.patch_size % 4 == 0, f"{prefix}.patch_size",
                  f"the hmlp stem needs a multiple of 4, got {self.patch_size}")

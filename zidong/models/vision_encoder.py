@@ -1,8 +1,9 @@
 """Vision encoder: a ViT over raw pixel patches, projected into the unified space."""
 from __future__ import annotations
 
+import numpy as np
 import mindspore as ms
-from mindspore import ops
+from mindspore import Parameter, Tensor, ops
 
 from .encoder_base import UnimodalEncoder
 from .layers import embedding_table
@@ -21,6 +22,11 @@ class VisionEncoder(UnimodalEncoder):
         self.mixes_patches = getattr(self.patch_embed, "mixes_patches", False)
         self.grid = cfg.image_size // cfg.patch_size
         self.mask_embed = embedding_table(1, cfg.hidden, "mask_embed")  # stands for a hidden patch
+        if cfg.pos_embed == "sincos":
+            # the grid's geometry from the first step (a learnt table starts as noise); kept a
+            # Parameter, frozen, so checkpoints and parameter counts have the same tensors
+            self.pos = Parameter(Tensor(sincos_2d(self.grid, cfg.hidden)), name="pos",
+                                 requires_grad=False)
 
     def construct(self, images, patch_mask=None):
         # images (B, C, H, W), normalised; every patch is real input.
@@ -42,3 +48,20 @@ class VisionEncoder(UnimodalEncoder):
         b, n, p = patch_mask.shape[0], self.num_patches, self.patch
         keep = ops.broadcast_to((1.0 - patch_mask.astype(dtype)).reshape(b, n, 1), (b, n, p * p))
         return unpatchify(keep, p, 1, self.grid)
+
+
+def sincos_2d(grid: int, dim: int) -> np.ndarray:
+    """(1 + grid*grid, dim) float32: a zero row for the CLS, then per patch (row y, column x) half
+    the dimensions for y and half for x, each half sin and cos of the coordinate at dim/4
+    frequencies from 1 to 1/10000 (MAE's fixed table)."""
+    if dim % 4:
+        raise ValueError(f"model.vision.pos_embed=sincos needs hidden divisible by 4, got {dim}")
+    omega = 1.0 / 10000 ** (np.arange(dim // 4) / (dim / 4.0))
+    y, x = np.divmod(np.arange(grid * grid), grid)
+
+    def half(coord):
+        angle = coord[:, None] * omega[None, :]
+        return np.concatenate([np.sin(angle), np.cos(angle)], 1)
+
+    table = np.concatenate([half(y.astype(np.float64)), half(x.astype(np.float64))], 1)
+    return np.concatenate([np.zeros((1, dim)), table]).astype(np.float32)
