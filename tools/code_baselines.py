@@ -153,9 +153,8 @@ def main(argv=None) -> int:
           f"codes used (unigram entropy {float(-(freq * np.log(freq)).sum()):.2f} nats); fitted on "
           f"{len(fit)}, scored on {len(test)}; mixture weights: hidden "
           f"{[round(w, 2) for w in w_near]}, raster {[round(w, 2) for w in w_raster]}")
-    print("| codes | predictor | cross-entropy (nats) |\n| --- | --- | ---: |")
-    for where, what, v in rows:
-        print(f"| {where} | {what} | {v:.3f} |")
+    print("\n".join(["| codes | predictor | cross-entropy (nats) |", "| --- | --- | ---: |"]
+                    + [f"| {where} | {what} | {v:.3f} |" for where, what, v in rows]))
     return 0
 
 
