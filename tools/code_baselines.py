@@ -28,26 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def encode_codes(ckpt: str, manifest: Path, cfg, limit: int):
     import numpy as np
-    import mindspore as ms
     from zidong.data.manifest import read_manifest, resolve
     from zidong.data.media import decode_image
     from zidong.models.image_tokenizer import ImageTokenizer
-    from zidong.train.vq_stage import load_vq_weights
+    from zidong.train.vq_stage import in_batches, load_vq_weights
     tok = ImageTokenizer(cfg.model.image_tokenizer, cfg.model.vision.image_size,
                          cfg.model.vision.channels)
     load_vq_weights(tok, ckpt, prefixed=False)
     tok.set_train(False)
     samples, _ = read_manifest(manifest)
-    rows = [s for s in samples if s.image][:limit]
-    d, bs = cfg.data, cfg.train.vq.batch_size
-    out = []
-    for i in range(0, len(rows), bs):
-        x = np.stack([decode_image(resolve(manifest, s.image).read_bytes(),
-                                   cfg.model.vision.image_size, d.image_mean, d.image_std)[0]
-                      for s in rows[i:i + bs]])
-        pad = np.zeros((bs - len(x),) + x.shape[1:], x.dtype)  # one graph shape
-        out.append(tok.encode(ms.Tensor(np.concatenate([x, pad]))).asnumpy()[:len(x)])
-    return np.concatenate(out).astype(np.int64)
+    d, rows = cfg.data, [s for s in samples if s.image][:limit]
+    x = np.stack([decode_image(resolve(manifest, s.image).read_bytes(),
+                               cfg.model.vision.image_size, d.image_mean, d.image_std)[0]
+                  for s in rows])
+    return in_batches(tok.encode, x, cfg.train.vq.batch_size).astype(np.int64)
 
 
 def best_mixture(q, grid=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):

@@ -53,9 +53,8 @@ class VisionEncoder(UnimodalEncoder):
 def sincos_2d(grid: int, dim: int) -> np.ndarray:
     """(1 + grid*grid, dim) float32: a zero row for the CLS, then per patch (row y, column x) half
     the dimensions for y and half for x, each half sin and cos of the coordinate at dim/4
-    frequencies from 1 to 1/10000 (MAE's fixed table)."""
-    if dim % 4:
-        raise ValueError(f"model.vision.pos_embed=sincos needs hidden divisible by 4, got {dim}")
+    frequencies from 1 to 1/10000 (MAE's fixed table). ``dim`` divisible by 4 (the config checks
+    it: model.vision.pos_embed)."""
     omega = 1.0 / 10000 ** (np.arange(dim // 4) / (dim / 4.0))
     y, x = np.divmod(np.arange(grid * grid), grid)
 

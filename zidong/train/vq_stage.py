@@ -62,16 +62,23 @@ def held_out_manifest(cfg: Config, train_data) -> Path | None:
     return sibling if sibling.is_file() and sibling != Path(train_data) else None
 
 
-def reconstruct(tok, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """decode(encode(x)) of normalised (N, C, H, W) images, ``batch_size`` at a time (the last
-    chunk padded: the graph keeps one shape)."""
+def in_batches(fn, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """``fn`` (Tensor -> Tensor) over (N, ...) ``x``, ``batch_size`` rows at a time (the last
+    chunk padded: the graph keeps one shape); the N rows of the results, concatenated."""
     out = []
     for i in range(0, len(x), batch_size):
         chunk = x[i:i + batch_size]
         padded = np.concatenate([chunk, np.zeros((batch_size - len(chunk),) + chunk.shape[1:],
                                                  chunk.dtype)])
-        out.append(tok.decode(tok.encode(ms.Tensor(padded))).asnumpy()[:len(chunk)])
-    return np.concatenate(out) if out else np.zeros_like(x)
+        out.append(fn(ms.Tensor(padded)).asnumpy()[:len(chunk)])
+    return np.concatenate(out)
+
+
+def reconstruct(tok, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """decode(encode(x)) of normalised (N, C, H, W) images, ``batch_size`` at a time."""
+    if not len(x):
+        return np.zeros_like(x)
+    return in_batches(lambda t: tok.decode(tok.encode(t)), x, batch_size)
 
 
 def patch_mean_colour(x: np.ndarray, patch: int) -> np.ndarray:
