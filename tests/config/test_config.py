@@ -67,6 +67,7 @@ def _set(path, value):
     (("model", "text", "vocab_size"), "big", "model.text.vocab_size: expected an integer"),
     (("parallel", "optimizer_shard"), "yes", "parallel.optimizer_shard: expected true or false"),
     (("model", "unified_dim"), 64.0, "model.unified_dim: expected an integer, got 64.0"),
+    (("train", "warm_start"), 1.0, "train.warm_start: must be in [0, 1), got 1.0"),
 ])
 def test_each_bad_value_has_its_own_clear_error(path, value, expected):
     assert expected in _bad(_set(path, value))
@@ -112,3 +113,15 @@ def test_an_enabled_token_objective_needs_something_masked():
         load_config("tiny", ["data.masking.text_count=0"])
     cfg = load_config("tiny", ["data.masking.text_count=0", "train.objectives.mlm=0"])
     assert cfg.data.masking.text_count == 0
+
+
+def test_a_warm_start_needs_the_contrastive_objective_and_no_pipeline():
+    def no_contrastive(data):
+        data["train"]["warm_start"] = 0.5
+        data["train"]["objectives"]["contrastive"] = 0.0
+    assert "train.warm_start: is 0.5 but train.objectives.contrastive is 0" in _bad(no_contrastive)
+
+    def piped(data):
+        data["train"]["warm_start"] = 0.5
+        data["parallel"]["pipeline_stage"] = 2
+    assert "pipeline parallelism (parallel.pipeline_stage 2) does not support" in _bad(piped)

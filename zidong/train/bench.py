@@ -19,7 +19,9 @@ from zidong.train.progress import read_metrics
 
 VARIANTS = {
     "full": [],
-    "no_sample_level": ["train.objectives.contrastive=0", "train.objectives.matching=0"],
+    # the warm start trains the sample level alone: without that level there is none
+    "no_sample_level": ["train.objectives.contrastive=0", "train.objectives.matching=0",
+                        "train.warm_start=0"],
     "no_token_level": ["train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0"],
 }
 DIRECTIONS = ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s")
@@ -27,13 +29,19 @@ TARGETS = {"t2i": 0.5, "i2t": 0.5, "s2i": 0.3, "s2t": 0.6}
 
 
 def loss_fall(metrics_path: Path, window: int = 100) -> dict:
-    """Per objective: mean over the first ``window`` steps vs the last ``window`` steps."""
+    """Per objective: mean over the first ``window`` steps that trained it (after a warm start,
+    the first of the full phase) vs the last ``window`` steps. Objectives that never trained
+    (weight 0) are left out."""
     rows = read_metrics(metrics_path)
     out = {}
     for o in OBJECTIVES:
         pts = [(r["step"], r[f"loss.{o}"]) for r in rows if f"loss.{o}" in r]
+        if not pts:
+            continue
+        # a row holds the steps since the previous row: the objective started after that one
+        before = max([r["step"] for r in rows if r["step"] < pts[0][0]], default=0)
         last_step = pts[-1][0]
-        first = [v for s, v in pts if s <= window] or [pts[0][1]]
+        first = [v for s, v in pts if s <= before + window] or [pts[0][1]]
         last = [v for s, v in pts if s > last_step - window] or [pts[-1][1]]
         a, b = float(np.mean(first)), float(np.mean(last))
         out[o] = {"first": a, "last": b, "fall": 1 - b / a if a > 0 else 0.0}
@@ -188,9 +196,9 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
                   + (f" Finished {r['finished']}." if r.get("finished") else ""), "",
                   "| objective | first-100-step mean | last-100-step mean | fall | min grad norm |",
                   "| --- | ---: | ---: | ---: | ---: |"]
-        off = {o for o in r["loss_fall"] if f"train.objectives.{o}=0" in r["overrides"]}
-        for o, f in r["loss_fall"].items():
-            if o in off:  # computed for the record, weight 0: nothing trains it
+        for o in OBJECTIVES:
+            f = r["loss_fall"].get(o)
+            if f is None or f"train.objectives.{o}=0" in r["overrides"]:  # nothing trains it
                 lines.append(f"| {o} | off | off | — | — |")
                 continue
             g = r["main"]["min_grad_norm"][o]

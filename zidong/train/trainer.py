@@ -31,7 +31,7 @@ from zidong.parallel.dist import DistInfo, mean_over_ranks
 from zidong.parallel.semi_auto import gradient_reducer, needs_semi_auto, pipeline_net, wrap_step
 from zidong.parallel.strategy import apply_recompute, attach_strategies
 from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
-from zidong.train.pretrain_net import BATCH, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
+from zidong.train.pretrain_net import BATCH, CONTRASTIVE, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
 from zidong.train.schedule import BudgetPlan, WarmupCosine
 from zidong.train.vq_stage import load_vq_weights
@@ -89,6 +89,8 @@ class Trainer:
         if self.semi_auto:
             attach_strategies(self.net, cfg)
         self.weights = np.array([getattr(t.objectives, o) for o in OBJECTIVES], np.float32)
+        self.warm_weights = np.where(np.arange(len(OBJECTIVES)) == CONTRASTIVE, self.weights,
+                                     0).astype(np.float32)
         self.net.set_train(True)
         self.model.image_tokenizer.set_train(False)  # frozen: no codebook updates either
         if cfg.context.amp_level != "O0":
@@ -106,6 +108,7 @@ class Trainer:
             if cfg.context.amp_level != "O0" else None
         self.step_fn, self.accum_fn = self._compile_steps()
         self.step, self.epoch, self.batch_in_epoch, self.skipped = 0, 0, 0, 0
+        self.warm_until = None  # the step where the warm start ended (train.warm_start)
 
     # ---- setup ----------------------------------------------------------------------------------
     def _own_indices(self) -> list[list[int]]:
@@ -211,7 +214,7 @@ class Trainer:
         meta = {"step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
                 "skipped_steps": self.skipped, "config": asdict(self.cfg),
                 "tokenizer_sha256": self.tokenizer.sha256, "rank": self.dist.rank,
-                "world": self.dist.world}
+                "world": self.dist.world, "warm_until": self.warm_until}
         rng = np.asarray(ms.get_rng_state().asnumpy(), np.uint8).tobytes() \
             if hasattr(ms, "get_rng_state") else b""
         path = self.ckpt_dir / f"step_{self.step:07d}.safetensors"
@@ -243,6 +246,7 @@ class Trainer:
             ms.set_rng_state(ms.Tensor(np.frombuffer(blobs["rng"], np.uint8)))
         self.step, self.epoch = meta["step"], meta["epoch"]
         self.batch_in_epoch, self.skipped = meta["batch_in_epoch"], meta["skipped_steps"]
+        self.warm_until = meta.get("warm_until")
         self.log(f"resumed from {path} at step {self.step} (epoch {self.epoch}, "
                  f"batch {self.batch_in_epoch})")
 
@@ -282,23 +286,40 @@ class Trainer:
         level = levels[rng.choice(len(levels), p=mass / mass.sum())]
         return np.where([LEVEL[o] == level for o in OBJECTIVES], self.weights, 0).astype(np.float32)
 
-    def _one_step(self, it):
+    def _warm_phase(self, spent: float) -> bool:
+        """Whether the coming step belongs to the warm start (``train.warm_start``: the first
+        fraction of the budget's ``spent`` seconds, or of ``max_steps`` without a budget). The
+        step where it ends goes into the checkpoints, so a resumed run does not redraw it."""
+        t = self.cfg.train
+        if t.warm_start == 0 or self.warm_until is not None:
+            return False
+        warm = spent < t.warm_start * t.max_minutes * 60 if t.max_minutes else \
+            self.step < round(t.warm_start * t.max_steps)
+        if not warm:
+            self.warm_until = self.step
+            self.log(f"warm start over at step {self.step}: every objective from here on")
+        return warm
+
+    def _one_step(self, it, warm: bool = False):
         accum = self.cfg.train.grad_accum
-        used = self.step_weights()
+        used = self.warm_weights if warm else self.step_weights()
         weights = ms.Tensor(used)
+        # the warm phase is a graph of its own: ``warm`` is a compile-time constant
+        phase = (True,) if warm else ()
         if accum == 1:
             batch = next(it)
             if self.cfg.parallel.pipeline_stage > 1 and self.semi_auto:
                 # the pipeline slices every input by rows: one copy of the weights per sample
                 weights = ms.Tensor(np.tile(used, (len(batch[BATCH[0]]), 1)))
-            losses, gnorm, finite = self.step_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights)
+            losses, gnorm, finite = self.step_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights,
+                                                 *phase)
             return losses.asnumpy(), gnorm.asnumpy(), bool(finite), used
         sums, gsum = 0.0, 0.0
         for _ in range(accum):
             batch = next(it)
-            losses, gnorm = self.accum_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights)
+            losses, gnorm = self.accum_fn(*[ms.Tensor(batch[c]) for c in BATCH], weights, *phase)
             sums, gsum = sums + losses.asnumpy() / accum, gsum + gnorm.asnumpy() / accum
-        return sums, gsum, bool(self.flush_fn()), weights.asnumpy()
+        return sums, gsum, bool(self.flush_fn()), used
 
     def fit(self, stop_at: int | None = None) -> dict:
         """Train to ``train.max_steps`` / ``train.max_minutes``; ``stop_at`` stops earlier without
@@ -314,38 +335,54 @@ class Trainer:
         samples_per_step = t.batch_size * t.grad_accum * replicas
         start_step, it = self.step, self._batches()
         window, gmin, compile_s = [], np.full(len(OBJECTIVES), np.inf), 0.0
+        in_window = np.zeros(len(OBJECTIVES), bool)  # objectives used by a step of the window
+        # the budget used, agreed by every rank; the plan sizes the schedule by the current
+        # phase's step time, timed from where this process began that phase
+        spent, compiled, phase_step, phase_t = 0.0, set(), start_step, 0.0
         t_interval = now()
         while self.step < last and not plan.done(self.step, progress.t_train):
+            warm = self._warm_phase(spent)
+            if self.warm_until == self.step and self.step > start_step:
+                phase_step, phase_t = self.step, spent
             t0 = now()
-            losses, gnorm, finite, used = self._one_step(it)
+            losses, gnorm, finite, used = self._one_step(it, warm)
             dt = now() - t0
-            if self.step == start_step:
-                compile_s = dt  # the first call compiles the graph: not training time
+            if warm not in compiled:
+                compiled.add(warm)
+                compile_s += dt  # a graph's first call compiles it: not training time
             else:
                 progress.t_train += dt
             self.step += 1
+            if budget:
+                spent = mean_over_ranks(self.dist, progress.t_train)
             if plan.sized:
-                progress.total = plan.update(self.step, self.step - start_step - 1,
-                                             mean_over_ranks(self.dist, progress.t_train))
+                progress.total = plan.update(self.step, self.step - phase_step - 1,
+                                             spent - phase_t, spent)
             if not finite:
                 self.skipped += 1
                 self.log(f"step {self.step}: non-finite gradients, update skipped "
                          f"({self.skipped} so far)")
             window.append(losses)
+            in_window |= used > 0
             # an objective is alive if every step that used it gave its own parameters gradient
             gmin = np.where(used > 0, np.minimum(gmin, gnorm), gmin)
             if self.step % t.log_every == 0 or self.step == plan.total:
                 mean = np.mean(window, 0)
                 elapsed = now() - t_interval
+                # an objective no step of the interval used has no loss to report (e.g. during
+                # the warm start): left out, so that curves and loss falls start where it does;
+                # its gradient norm (zero) stays, to show that nothing trained its head
+                on = [i for i in range(len(OBJECTIVES)) if in_window[i]]
                 row = {"step": self.step, "planned_steps": plan.total, "epoch": self.epoch,
-                       "lr": self.schedule.value(self.step),
-                       "loss": float(sum(w * l for w, l in zip(asdict(t.objectives).values(), mean))),
-                       **{f"loss.{o}": float(v) for o, v in zip(OBJECTIVES, mean)},
+                       "lr": self.schedule.value(self.step), "warm": warm,
+                       "loss": float(sum(self.weights[i] * mean[i] for i in on)),
+                       **{f"loss.{OBJECTIVES[i]}": float(mean[i]) for i in on},
                        **{f"grad_norm.{o}": float(v) for o, v in zip(OBJECTIVES, gnorm)},
                        "samples_per_s": len(window) * samples_per_step / max(elapsed, 1e-9),
                        "train_seconds": round(progress.t_train, 1), "skipped_steps": self.skipped}
                 progress.record(row, start_step)
                 window, t_interval = [], now()
+                in_window[:] = False
             if self.step % t.ckpt_every == 0:
                 self.save()
         final = self.save()
@@ -356,6 +393,7 @@ class Trainer:
                    "steps": self.step, "train_seconds": round(progress.t_train, 1),
                    "final_lr": self.schedule.value(self.step),
                    "compile_seconds": round(compile_s, 1), "skipped_steps": self.skipped,
+                   "warm_until": self.warm_until,
                    "min_grad_norm": {o: float(v) for o, v in zip(OBJECTIVES, gmin)},
                    "levels": LEVEL, "ranks": self.dist.world}
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
