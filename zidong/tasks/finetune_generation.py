@@ -34,7 +34,7 @@ def generation_overrides(batch_size: int) -> list[str]:
         "train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
         "train.objectives.matching=0", "train.objectives.text_gen=1",
         "train.objectives.image_gen=1", "train.objectives.speech_gen=1",
-        "train.objectives.contrastive=0",
+        "train.objectives.contrastive=0", "train.warm_start=0",
         # no clean encoder pass (nothing contrastive to feed), so every row must be fused (a
         # preset's ``fusion_batch`` < batch_size left rows with only the clean pass, and the
         # decoder slots above span the whole batch)
@@ -64,6 +64,8 @@ def finetune_generation(init_from, data: str | None, run_dir, steps: int, minute
             raise FileNotFoundError(f"{info}: missing, so the run's training data is unknown; "
                                     f"pass --data")
     schedule = [f"train.max_steps={steps}", f"train.max_minutes={minutes}", f"train.lr={lr}",
-                f"train.warmup_steps={min(20, max(1, steps // 10))}"]
+                f"train.warmup_steps={min(20, max(1, steps // 10))}",
+                # the cosine over ``steps``, as measured (docs/tasks.md), whatever the run's preset
+                "train.budget_schedule=false"]
     return run_pretrain(overrides=generation_overrides(batch) + schedule + list(overrides),
                         data=data, run_dir=str(run_dir), init_from=str(init_from), log=log)
