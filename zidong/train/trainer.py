@@ -288,8 +288,9 @@ class Trainer:
 
     def _warm_phase(self, spent: float) -> bool:
         """Whether the coming step belongs to the warm start (``train.warm_start``: the first
-        fraction of the budget's ``spent`` seconds, or of ``max_steps`` without a budget). The
-        step where it ends goes into the checkpoints, so a resumed run does not redraw it."""
+        fraction of the budget, of which ``spent`` seconds are used, or of ``max_steps`` without
+        a budget). The step where it ends goes into the checkpoints, so a resumed run does not
+        redraw it."""
         t = self.cfg.train
         if t.warm_start == 0 or self.warm_until is not None:
             return False
@@ -343,6 +344,7 @@ class Trainer:
         while self.step < last and not plan.done(self.step, progress.t_train):
             warm = self._warm_phase(spent)
             if self.warm_until == self.step and self.step > start_step:
+                # switched just now, in this process: the plan times the full phase alone
                 phase_step, phase_t = self.step, spent
             t0 = now()
             losses, gnorm, finite, used = self._one_step(it, warm)
