@@ -185,7 +185,7 @@ def cmd_bench_pretrain(args) -> int:
 
     from zidong.train.bench import bench_pretrain
     results = bench_pretrain(args.minutes, args.vq_minutes, args.variants.split(","),
-                             Path(args.runs), Path(args.doc), reuse=args.reuse)
+                             Path(args.runs), Path(args.doc), reuse=args.reuse, steps=args.steps)
     print(f"wrote {args.doc} ({len(results)} variant(s))")
     return 0
 
@@ -211,6 +211,9 @@ def _add_run_parsers(sub) -> None:
     p = sub.add_parser("bench-pretrain", help="the embedded default under a time budget, "
                        "evaluated, with level ablations -> docs/results.md")
     p.add_argument("--minutes", type=float, default=30.0, help="main-stage training budget")
+    p.add_argument("--steps", type=int, default=None, help="instead of --minutes: this many "
+                   "main-stage steps per variant, so that an ablation compares equal updates "
+                   "whatever the machine's speed at each variant's hour")
     p.add_argument("--vq-minutes", type=float, default=None,
                    help="VQ-stage training budget (default: the preset's train.vq.max_minutes)")
     p.add_argument("--variants", default="full,no_sample_level,no_token_level")

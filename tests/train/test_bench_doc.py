@@ -39,3 +39,35 @@ def test_the_command_line_gives_the_vq_budget_that_was_used(tmp_path):
     assert vq_flag({"train_seconds": 180.0, "budget_minutes": 3.0}) == " --vq-minutes 3"
     # a stage recorded before budgets were kept: its measured minutes, as before
     assert vq_flag({"train_seconds": 180.0}) == " --vq-minutes 3"
+
+
+def test_a_step_budget_fixes_the_steps_and_drops_the_clock(tmp_path):
+    from zidong.config import load_config
+    from zidong.train.bench import main_budget
+    assert main_budget(30.0, None) == ["train.max_minutes=30.0"]
+    cfg = load_config("small", main_budget(30.0, 640))
+    assert cfg.train.max_minutes == 0 and cfg.train.max_steps == 640
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"png")
+    vq = {"grid": str(grid), "steps": 3, "train_seconds": 60.0, "compile_seconds": 1.0,
+          "first_loss": 0.3, "final_loss": 0.1, "budget_minutes": None}
+    doc = tmp_path / "results.md"
+    write_results(doc, None, vq, 0.0, [_fake_run(tmp_path)], steps=640)
+    text = doc.read_text()
+    assert "`zidong bench-pretrain --steps 640 --variants full`" in text
+    assert "640 steps per variant" in text and "min of training per variant" not in text
+
+
+def test_reuse_refuses_a_record_measured_with_another_budget(tmp_path):
+    import json
+
+    import pytest
+
+    from zidong.train.bench import bench_pretrain
+    (tmp_path / "bench.json").write_text(json.dumps({"minutes": 30.0, "vq": {}, "runs": []}))
+    with pytest.raises(ValueError, match="measured with --minutes 30, not --steps 640"):
+        bench_pretrain(30.0, None, ["full"], tmp_path, tmp_path / "r.md", reuse=True, steps=640)
+    (tmp_path / "bench.json").write_text(json.dumps({"minutes": None, "steps": 640, "vq": {},
+                                                     "runs": []}))
+    with pytest.raises(ValueError, match="measured with --steps 640, not --steps 500"):
+        bench_pretrain(30.0, None, ["full"], tmp_path, tmp_path / "r.md", reuse=True, steps=500)

@@ -1,6 +1,11 @@
 """``zidong bench-pretrain``: the embedded default under a wall-clock budget, evaluated, written
 to docs/results.md with its curves. Variants ablate whole levels of objectives with the same
-budget and the same (once-trained) VQ tokenizer."""
+budget and the same (once-trained) VQ tokenizer.
+
+The budget is minutes of training (the issue's measure) or, with ``--steps``, a step count. This
+machine's speed varies by up to a third from hour to hour with the same graph, so two variants
+given the same minutes may get different numbers of updates; given the same steps they differ
+only in what they train (the warm start's switch then falls on the same step too)."""
 from __future__ import annotations
 
 import json
@@ -53,10 +58,17 @@ def vq_budget(vq_minutes: float | None) -> list[str]:
     return [] if vq_minutes is None else [f"train.vq.max_minutes={vq_minutes}"]
 
 
-def run_variant(name, minutes, vq_minutes, vq_ckpt, out_root, log) -> dict:
+def main_budget(minutes: float, steps: int | None) -> list[str]:
+    """The main stage's budget: ``minutes`` of training, or exactly ``steps`` steps (no clock)."""
+    if steps is None:
+        return [f"train.max_minutes={minutes}"]
+    return ["train.max_minutes=0", f"train.max_steps={steps}"]
+
+
+def run_variant(name, minutes, vq_minutes, vq_ckpt, out_root, log, steps=None) -> dict:
     from zidong.eval.run import run_eval
     corpus = default_corpus(log)
-    overrides = [f"train.max_minutes={minutes}"] + vq_budget(vq_minutes) + VARIANTS[name]
+    overrides = main_budget(minutes, steps) + vq_budget(vq_minutes) + VARIANTS[name]
     t0 = time.time()
     result = run_pretrain("small", overrides, str(corpus / "train.jsonl"),
                           run_dir=str(out_root / name), vq_ckpt=vq_ckpt, log=log)
@@ -80,15 +92,15 @@ def variant_main(argv=None) -> int:
     init_env(load_config("small").context)
     out_root = Path(args["out_root"])
     rec = run_variant(args["name"], args["minutes"], args["vq_minutes"], args["vq_ckpt"], out_root,
-                      print)
+                      print, args.get("steps"))
     rec["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (out_root / args["name"] / "variant.json").write_text(json.dumps(rec, indent=1))
     return 0
 
 
-def _run_child(name, minutes, vq_minutes, vq_ckpt, out_root: Path) -> dict:
+def _run_child(name, minutes, vq_minutes, vq_ckpt, out_root: Path, steps=None) -> dict:
     arg = json.dumps({"name": name, "minutes": minutes, "vq_minutes": vq_minutes,
-                      "vq_ckpt": str(vq_ckpt), "out_root": str(out_root)})
+                      "vq_ckpt": str(vq_ckpt), "out_root": str(out_root), "steps": steps})
     code = "import sys; from zidong.train.bench import variant_main; sys.exit(variant_main())"
     done = subprocess.run([sys.executable, "-c", code, arg])
     if done.returncode != 0:
@@ -97,20 +109,26 @@ def _run_child(name, minutes, vq_minutes, vq_ckpt, out_root: Path) -> dict:
 
 
 def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
-                   doc: Path, log=print, reuse: bool = False) -> list[dict]:
+                   doc: Path, log=print, reuse: bool = False, steps: int | None = None) -> list[dict]:
     """``reuse``: keep the VQ stage and the variants already recorded in ``out_root/bench.json``
-    (same budget) and run only the missing ones."""
+    (same budget) and run only the missing ones. ``steps``: that many steps per variant instead
+    of ``minutes``."""
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {steps}")
     from zidong.config import load_config
     from zidong.data.tokenizer import tokenizer_for
     from zidong.runtime import init_env
     from zidong.train.vq_stage import train_vq
+    record = out_root / "bench.json"
+    prior = json.loads(record.read_text()) if reuse and record.is_file() else {}
+    budget = {"minutes": None if steps else minutes, "steps": steps}
+    # a record seeded with a VQ stage alone has no budget yet
+    if "minutes" in prior and {k: prior.get(k) for k in budget} != budget:
+        was = budget_flag(prior["minutes"], prior.get("steps"))
+        raise ValueError(f"{record} was measured with {was}, not {budget_flag(minutes, steps)}")
     t0 = time.time()
     corpus = default_corpus(log)
     corpus_s = time.time() - t0
-    record = out_root / "bench.json"
-    prior = json.loads(record.read_text()) if reuse and record.is_file() else {}
-    if prior.get("minutes", minutes) != minutes:
-        raise ValueError(f"{record} was measured with --minutes {prior['minutes']}, not {minutes}")
     runs = {r["variant"]: r for r in prior.get("runs", [])}
     if prior.get("vq"):
         vq = prior["vq"]
@@ -125,12 +143,15 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
         if name in runs:
             log(f"reusing variant {name} of {record}")
             continue
-        runs[name] = _run_child(name, minutes, vq_minutes, vq["checkpoint"], out_root)
-        record.write_text(json.dumps({"minutes": minutes, "vq": vq, "runs": list(runs.values())},
-                                     indent=1))
+        runs[name] = _run_child(name, minutes, vq_minutes, vq["checkpoint"], out_root, steps)
+        record.write_text(json.dumps({**budget, "vq": vq, "runs": list(runs.values())}, indent=1))
     results = [runs[n] for n in variants]
-    write_results(doc, minutes, vq, corpus_s, results)
+    write_results(doc, minutes, vq, corpus_s, results, steps)
     return results
+
+
+def budget_flag(minutes: float, steps: int | None) -> str:
+    return f"--minutes {minutes:g}" if steps is None else f"--steps {steps}"
 
 
 def vq_flag(vq: dict) -> str:
@@ -153,14 +174,15 @@ def _pct(x) -> str:
     return f"{100 * x:.1f}%"
 
 
-def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results: list) -> None:
+def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results: list,
+                  steps: int | None = None) -> None:
     fig_dir = doc.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(vq["grid"], fig_dir / "vq_reconstructions.png")
     lines = ["# Pretraining results", "",
              "Produced by `zidong bench-pretrain` (see the command below); every figure here is "
              "measured by that run on this 2-core CPU machine (MindSpore 2.10, graph mode, fp32).", "",
-             f"Command: `zidong bench-pretrain --minutes {minutes:g}{vq_flag(vq)} "
+             f"Command: `zidong bench-pretrain {budget_flag(minutes, steps)}{vq_flag(vq)} "
              f"--variants {','.join(r['variant'] for r in results)}`",
              ""]
     # The status is written by hand from these figures; a rerun keeps it under the title, where a
@@ -173,7 +195,9 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              f"training (+ {vq['compile_seconds']:.0f} s compile), recon+commit loss "
              f"{vq['first_loss']:.3f} -> {vq['final_loss']:.3f}" + held_out_line(vq) +
              "; shared by every variant;",
-             f"- main stage: {minutes:g} min of training per variant (compilation not counted).", "",
+             (f"- main stage: {minutes:g} min of training per variant (compilation not counted)."
+              if steps is None else f"- main stage: {steps} steps per variant, whatever they "
+              "take (equal updates, not equal minutes; each variant's time is below)."), "",
              "![VQ reconstructions](figures/vq_reconstructions.png)", ""]
     for split in ("test", "test_compositional"):
         lines += [f"## Retrieval on `{split}` (R@1 among the candidates; bi-encoder embeddings)", "",
