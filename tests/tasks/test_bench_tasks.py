@@ -3,7 +3,7 @@ shared document survive each other's rewrites."""
 from pathlib import Path
 
 from zidong.cli import build_parser
-from zidong.tasks.bench import plan
+from zidong.tasks.bench import command_line, plan
 from zidong.train.doc_sections import keep_sections, sections, write_section
 
 
@@ -20,6 +20,16 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
         assert callable(args.func)
     assert names.index("finetune") < names.index("eval_finetuned_test")
     assert names.index("scorer") < names.index("eval_pretrained_test")
+
+
+def test_the_documented_command_reruns_the_same_budgets(tmp_path):
+    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5)
+    assert command.startswith("zidong bench-tasks ")
+    args = build_parser().parse_args(command.split()[1:])
+    assert (args.pretrained, args.out, args.scorer_steps, args.finetune_steps) == \
+        ("runs/pre", str(tmp_path), 3000, 500)
+    assert (args.finetune_minutes, args.photo_minutes, args.vqa_minutes, args.limit) == \
+        (20.0, 10.0, 7.5, 64)
 
 
 def test_sections_replace_in_place_and_survive_a_full_rewrite(tmp_path):

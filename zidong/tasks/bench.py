@@ -112,8 +112,19 @@ def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
     stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit,
                   vqa_minutes)
     record = run_stages(stages, out, "bench_tasks.json", log)
-    write_doc(doc, out, record, pretrained, limit)
+    command = command_line(pretrained, out, scorer_steps, ft_steps, ft_minutes, photo_minutes,
+                           limit, vqa_minutes)
+    write_doc(doc, out, record, command, limit)
     return record
+
+
+def command_line(pretrained: str, out: Path, scorer_steps: int, ft_steps: int, ft_minutes: float,
+                 photo_minutes: float, limit: int, vqa_minutes: float) -> str:
+    """The ``zidong bench-tasks`` command that reruns these budgets, every one spelt out (the
+    defaults change between versions; a document's command must not)."""
+    return (f"zidong bench-tasks --pretrained {pretrained} --out {out} --scorer-steps "
+            f"{scorer_steps} --finetune-steps {ft_steps} --finetune-minutes {ft_minutes:g} "
+            f"--photo-minutes {photo_minutes:g} --vqa-minutes {vqa_minutes:g} --limit {limit}")
 
 
 def _metrics(path: Path) -> dict:
@@ -125,7 +136,7 @@ def _fmt(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}%" if isinstance(v, float) else str(v)
 
 
-def write_doc(doc: Path, out: Path, record: dict, pretrained: str, limit: int) -> None:
+def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int) -> None:
     pre, ft = _metrics(out / "pretrained_test"), _metrics(out / "finetuned_test")
     comp = _metrics(out / "finetuned_compositional")
     ftv = _metrics(out / "vqaft_test")
@@ -144,10 +155,9 @@ def write_doc(doc: Path, out: Path, record: dict, pretrained: str, limit: int) -
         if grid.is_file():
             shutil.copy(grid, figs / f"tasks_{kind}_grid.png")
     lines = ["## Tasks (issue 5)", "",
-             f"Produced by `zidong bench-tasks --pretrained {pretrained} --out {out} "
-             f"--limit {limit}`, which runs the stages below as `zidong` commands (each can be "
-             "rerun alone) and writes this section. Generation tasks are scored on the first "
-             f"{limit} samples of each split that have the task's modalities; retrieval on the "
+             f"Produced by `{command}`, which runs the stages below as `zidong` commands "
+             "(each can be rerun alone) and writes this section. Generation tasks are scored on "
+             f"the first {limit} samples of each split that have the task's modalities; retrieval on the "
              "whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
     for name, st in record["stages"].items():
         secs = st.get("seconds")

@@ -109,7 +109,8 @@ def _run_child(name, minutes, vq_minutes, vq_ckpt, out_root: Path, steps=None) -
 
 
 def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
-                   doc: Path, log=print, reuse: bool = False, steps: int | None = None) -> list[dict]:
+                   doc: Path, log=print, reuse: bool = False,
+                   steps: int | None = None) -> list[dict]:
     """``reuse``: keep the VQ stage and the variants already recorded in ``out_root/bench.json``
     (same budget) and run only the missing ones. ``steps``: that many steps per variant instead
     of ``minutes``."""
