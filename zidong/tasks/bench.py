@@ -157,8 +157,8 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int) -> N
     lines = ["## Tasks (issue 5)", "",
              f"Produced by `{command}`, which runs the stages below as `zidong` commands "
              "(each can be rerun alone) and writes this section. Generation tasks are scored on "
-             f"the first {limit} samples of each split that have the task's modalities; retrieval on the "
-             "whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
+             f"the first {limit} samples of each split that have the task's modalities; "
+             "retrieval on the whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
     for name, st in record["stages"].items():
         secs = st.get("seconds")
         lines.append(f"| {name} | `zidong {' '.join(st['argv'])}` | "
