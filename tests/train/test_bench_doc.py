@@ -71,3 +71,24 @@ def test_reuse_refuses_a_record_measured_with_another_budget(tmp_path):
                                                      "runs": []}))
     with pytest.raises(ValueError, match="measured with --steps 640, not --steps 500"):
         bench_pretrain(30.0, None, ["full"], tmp_path, tmp_path / "r.md", reuse=True, steps=500)
+
+
+def test_another_document_keeps_its_own_figures_and_says_how_to_rewrite_it(tmp_path):
+    grid = tmp_path / "grid.png"
+    grid.write_bytes(b"png")
+    vq = {"grid": str(grid), "steps": 3, "train_seconds": 60.0, "compile_seconds": 1.0,
+          "first_loss": 0.3, "final_loss": 0.1, "budget_minutes": None}
+    docs = tmp_path / "docs"
+    write_results(docs / "results.md", 30.0, vq, 0.0, [_fake_run(tmp_path)])
+    before = (docs / "figures" / "curves_full.png").read_bytes()
+    run = _fake_run(tmp_path)
+    other = tmp_path / "other.png"   # the second benchmark's curves
+    other.write_bytes(b"other")
+    run["main"]["curves"] = str(other)
+    write_results(docs / "ablation_steps.md", None, vq, 0.0, [run], steps=640)
+    assert (docs / "figures" / "curves_full.png").read_bytes() == before
+    assert (docs / "figures" / "ablation_steps_curves_full.png").read_bytes() == b"other"
+    text = (docs / "ablation_steps.md").read_text()
+    assert "(figures/ablation_steps_curves_full.png)" in text
+    assert "--variants full --doc docs/ablation_steps.md`" in text
+    assert "--doc" not in (docs / "results.md").read_text()

@@ -184,7 +184,8 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              "Produced by `zidong bench-pretrain` (see the command below); every figure here is "
              "measured by that run on this 2-core CPU machine (MindSpore 2.10, graph mode, fp32).", "",
              f"Command: `zidong bench-pretrain {budget_flag(minutes, steps)}{vq_flag(vq)} "
-             f"--variants {','.join(r['variant'] for r in results)}`",
+             f"--variants {','.join(r['variant'] for r in results)}"
+             + ("" if doc.stem == "results" else f" --doc docs/{doc.name}") + "`",
              ""]
     # The status is written by hand from these figures; a rerun keeps it under the title, where a
     # reader looks first, until someone rewrites it for the new numbers.
@@ -211,9 +212,12 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
         n = results[0]["eval"][split].get("retrieval.t2i.candidates")
         lines += ["", f"Candidates per direction: {n}. Targets (test): t2i ≥ 50%, i2t ≥ 50%, "
                   "s2i ≥ 30%, s2t ≥ 60%.", ""]
+    # another document (e.g. an equal-steps ablation) must not overwrite results.md's figures
+    prefix = "" if doc.stem == "results" else f"{doc.stem}_"
     for r in results:
         name = r["variant"]
-        shutil.copy(r["main"]["curves"], fig_dir / f"curves_{name}.png")
+        fig = f"{prefix}curves_{name}.png"
+        shutil.copy(r["main"]["curves"], fig_dir / fig)
         lines += [f"## Variant `{name}`", "",
                   f"{r['main']['steps']} steps in {r['main']['train_seconds']:.0f} s of training "
                   f"(compile {r['main']['compile_seconds']:.0f} s), "
@@ -228,5 +232,5 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
                 continue
             g = r["main"]["min_grad_norm"][o]
             lines.append(f"| {o} | {f['first']:.3f} | {f['last']:.3f} | {_pct(f['fall'])} | {g:.3g} |")
-        lines += ["", f"![curves {name}](figures/curves_{name}.png)", ""]
+        lines += ["", f"![curves {name}](figures/{fig})", ""]
     doc.write_text(keep_sections(doc, "\n".join(lines)))   # other benchmarks' sections stay
