@@ -9,7 +9,13 @@ can be read against a floor:
     uniformly in the utterance): the per-bin median and linear interpolation between the true frames
     either side (an oracle of the span's context).
 
-    .venv/bin/python tools/mel_baselines.py [--samples 300] [--spans 4]
+  - with ``--voices N``: speech generated from its text when the voice is not known, as the speech
+    decoder must (it is given the text and the language, not the voice). The first N English
+    `train` captions are spoken by every installed English voice at rate 1.0; each rendering is
+    predicted by the frame-wise median of the *other* voices' renderings, time-aligned to it by
+    DTW against the rendering itself (an oracle of the timing, so this floor is optimistic).
+
+    .venv/bin/python tools/mel_baselines.py [--samples 300] [--spans 4] [--voices 30]
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=300, help="first N train utterances")
     ap.add_argument("--spans", type=int, default=4, help="hidden spans per utterance")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--voices", type=int, default=0,
+                    help="also the voice-unknown floor over this many English captions")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -64,12 +72,61 @@ def main(argv=None) -> int:
         (f"hidden {span}-frame spans", "linear interpolation of the true frames either side (oracle)",
          np.mean(interpolated)),
     ]
+    if args.voices:
+        rows_out += voice_unknown_rows(rows_all(root), args.voices, sc, median)
     print(f"{len(mels)} utterances, {len(frames)} frames, {len(at_median)} spans "
           f"(config {args.config}: {sc.n_mels} mels, hop {sc.hop_length})")
     print("| frames | predictor | L1 |\n| --- | --- | ---: |")
     for where, what, v in rows_out:
         print(f"| {where} | {what} | {v:.3f} |")
     return 0
+
+
+def rows_all(root):
+    return [json.loads(line) for line in open(root / "train.jsonl", encoding="utf-8")]
+
+
+def voice_unknown_rows(rows, n, sc, median):
+    """Each voice's rendering of a caption against the DTW-aligned median of the other voices'."""
+    import tempfile
+
+    import librosa
+    import numpy as np
+    from zidong.audio.features import log_mel, normalize_log_mel
+    from zidong.data.corpus.tts import synthesize, voices
+    from zidong.data.media import decode_audio
+
+    texts = [r["text"] for r in rows if r.get("lang") == "en" and r.get("text")][:n]
+    others_median, nearest, at_median = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = f"{tmp}/v.wav"
+        for text in texts:
+            mels = []
+            for voice in voices("en"):
+                synthesize(text, "en", voice, 1.0, wav)
+                x = decode_audio(open(wav, "rb").read(), sc.sample_rate)[0]
+                mels.append(normalize_log_mel(log_mel(x, sc))[:sc.max_frames])
+            for i, m in enumerate(mels):
+                aligned = [_aligned_to(m, o, librosa) for j, o in enumerate(mels) if j != i]
+                others_median.append(np.abs(np.median(aligned, axis=0) - m).mean())
+                nearest.append(min(np.abs(a - m).mean() for a in aligned))
+                at_median.append(np.abs(m - median).mean())
+    where = f"{len(at_median)} renderings ({len(texts)} captions x {len(mels)} voices)"
+    return [(where, "corpus per-bin median", np.mean(at_median)),
+            (where, "median of the other voices, DTW-aligned to it (text and timing known, "
+                    "voice not; oracle)", np.mean(others_median)),
+            (where, "the closest other voice, DTW-aligned to it (oracle)", np.mean(nearest))]
+
+
+def _aligned_to(m, other, librosa):
+    """``other``'s frames mapped onto ``m``'s timeline along their DTW path (mean per frame)."""
+    import numpy as np
+    _, path = librosa.sequence.dtw(X=m.T, Y=other.T, metric="cityblock")
+    out, count = np.zeros_like(m), np.zeros(len(m))
+    for p, q in path:
+        out[p] += other[q]
+        count[p] += 1
+    return out / count[:, None]
 
 
 if __name__ == "__main__":
