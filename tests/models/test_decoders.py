@@ -196,3 +196,39 @@ def test_speech_decoder_language_is_an_input_and_none_means_no_language():
     none = dec(memory, mmask, lengths)
     zero = dec(memory, mmask, lengths, ms.Tensor(np.zeros(4, np.int32)))
     np.testing.assert_allclose(none[0].asnumpy(), zero[0].asnumpy(), atol=1e-6)
+
+
+def test_the_alignment_prior_favours_the_text_token_at_the_same_relative_position():
+    cfg = load_config("tiny", ["model.speech_decoder.align_prior=0.1"]).model
+    dec = create_model(cfg).speech_decoder
+    lt = cfg.text.max_len
+    mask = np.zeros((2, 2 + lt + 3), np.float32)
+    mask[:, :2] = 1                      # fusion CLS, text CLS
+    mask[0, 2:6] = 1                     # sample 0: four text tokens (centres 1/8, 3/8, 5/8, 7/8)
+    mask[1, -3:] = 1                     # sample 1: no text, other keys only
+    rel = np.array([0.125, 0.625, 0.9], np.float32).reshape(1, 3, 1).repeat(2, 0)
+    prior = dec.alignment_prior(ms.Tensor(rel), ms.Tensor(mask)).asnumpy()[:, 0]   # (2, 3, Lm)
+    assert prior.shape == (2, 3, 2 + lt + 3)
+    text = prior[0, :, 2:6]
+    assert text.argmax(axis=1).tolist() == [0, 2, 3]           # each query its own token
+    np.testing.assert_allclose(text[0], [0.0, -3.125, -12.5, -28.125], atol=1e-4)
+    # keys that are not real text tokens are never biased: CLS, padding, image/speech, no text
+    assert not prior[0, :, :2].any() and not prior[0, :, 6:].any() and not prior[1].any()
+
+
+def test_the_alignment_prior_changes_only_what_is_said_from_text_in_graph_mode():
+    model = fresh_model()
+    model.set_train(False)
+    batch = make_batch(model.cfg, PRESENCE, seed=5, text_len=6, frames=44)   # samples 0, 1 have text
+    memory, mmask = model(*batch)[:2]
+    lengths = ms.Tensor(np.full(4, 40, np.float32))
+    plain = model.speech_decoder
+    prior_cfg = load_config("tiny", ["model.speech_decoder.align_prior=0.1"]).model
+    ms.set_seed(0)
+    with_prior = create_model(prior_cfg).speech_decoder
+    ms.load_param_into_net(with_prior, {p.name: p for p in plain.get_parameters()})
+    with_prior.set_train(False)
+    a = ms.jit(plain)(memory, mmask, lengths)[0].asnumpy()
+    b = ms.jit(with_prior)(memory, mmask, lengths)[0].asnumpy()
+    assert np.abs(a[:2] - b[:2]).max() > 1e-3                     # speech from text: biased
+    np.testing.assert_allclose(a[2:], b[2:], atol=1e-5)           # no text: the same decoder

@@ -152,10 +152,15 @@ class ImageTokenizerConfig(TransformerConfig):
 @dataclass
 class SpeechDecoderConfig(TransformerConfig):
     reduction: int = 4  # mel frames predicted per decoder query
+    # width (a fraction of the utterance) of a diagonal prior on the cross-attention to the text
+    # tokens: frame t of T favours the tokens near t/T of the text; 0 = no prior
+    align_prior: float = 0.0
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
         _positive(self, prefix, "reduction")
+        _require(self.align_prior >= 0.0, f"{prefix}.align_prior",
+                 f"must be 0 (off) or a positive width, got {self.align_prior}")
 
 
 @dataclass

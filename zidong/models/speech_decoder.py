@@ -10,6 +10,13 @@ A query carries its absolute position and its position *relative to the utteranc
 true length while training, the predicted one at inference), so the decoder learns to spread the
 content over the right duration; cross-attention to the fused memory supplies the content.
 
+With ``align_prior`` > 0, each query's cross-attention to the text tokens gets an additive
+Gaussian prior centred on the token at the same relative position (query at t/T of the utterance
+-> token at t/T of the text): speech follows its text in order, and a decoder trained from scratch
+otherwise spends its first hundreds of steps finding that out (it generates the corpus's average
+voice whatever the prompt, docs/results.md). The prior only biases the scores; the attention can
+still move off the diagonal, and image and CLS keys are not biased.
+
 A language embedding (en / zh / other, added to every query and to the length predictor) says which
 language to speak: an image alone does not say it, so image -> speech needs it.
 """
@@ -26,11 +33,17 @@ from zidong.config.special_tokens import NUM_LANGS
 from .layers import Linear, TransformerStack, dropout, embedding_table, key_bias
 
 REL_FEATURES = 4
+TEXT_START = 2  # first text token in the fused memory, after the fusion's and the text's CLS
 
 
 class SpeechDecoder(nn.Cell):
-    def __init__(self, cfg, n_mels: int, max_frames: int, memory_dim: int, dropout_p: float = 0.0):
+    def __init__(self, cfg, n_mels: int, max_frames: int, memory_dim: int, dropout_p: float = 0.0,
+                 text_len: int = 0):
         super().__init__()
+        # the fused memory is [fusion CLS; text CLS; text_len text tokens; image; speech]
+        self.text_start, self.text_len = TEXT_START, text_len
+        self.prior_scale = 0.0 if cfg.align_prior <= 0 or text_len <= 0 else \
+            -0.5 / cfg.align_prior ** 2
         self.n_mels, self.max_frames, self.reduction = n_mels, max_frames, cfg.reduction
         self.queries = max_frames // cfg.reduction
         self.pos = embedding_table(self.queries, cfg.hidden, "pos")
@@ -49,6 +62,7 @@ class SpeechDecoder(nn.Cell):
         self.frame_idx = Tensor(np.arange(max_frames, dtype=np.float32).reshape(1, -1))
         self.no_bias = Tensor(0.0, ms.float32)
         self.concat = ops.Concat(axis=-1)
+        self.concat_keys = ops.Concat(axis=2)
 
     def _lang(self, lang, b):
         # (B, hidden) language vectors; None: no language given (zeros, the behaviour before it)
@@ -65,6 +79,20 @@ class SpeechDecoder(nn.Cell):
         """(B,) lengths in frames -> (B, max_frames) float 1/0."""
         return (self.frame_idx < lengths.reshape(-1, 1)).astype(ms.float32)
 
+    def alignment_prior(self, rel, memory_mask):
+        """(B, Q, 1) relative query positions -> (B, 1, Q, Lm) additive prior on the text keys."""
+        b, lm = memory_mask.shape[0], memory_mask.shape[1]
+        text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+        n = ops.maximum(text.sum(axis=1, keepdims=True), 1.0)
+        token_rel = (ops.cumsum(text, axis=1) - 0.5) / n            # centre of each real token
+        d = rel - token_rel.reshape(b, 1, self.text_len)               # (B, Q, Lt)
+        prior = self.prior_scale * d * d * text.reshape(b, 1, self.text_len)
+        q = rel.shape[1]
+        after = lm - self.text_start - self.text_len
+        prior = self.concat_keys((ops.zeros((b, q, self.text_start), ms.float32), prior,
+                                  ops.zeros((b, q, after), ms.float32)))
+        return prior.reshape(b, 1, q, lm)
+
     def construct(self, memory, memory_mask, lengths, lang=None):
         # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training);
         # lang (B,) int language index (zidong.config.special_tokens.LANG_INDEX) or None
@@ -74,6 +102,9 @@ class SpeechDecoder(nn.Cell):
         rel_feats = self.concat((rel, ops.sin(math.pi * rel), ops.cos(math.pi * rel),
                                  (rel > 1.0).astype(ms.float32)))
         x = self.pos + self.rel_in(rel_feats) + lang_vec.reshape(b, 1, -1)
-        x = self.stack(self.drop(x), self.no_bias, memory, key_bias(memory_mask))
+        memory_bias = key_bias(memory_mask)
+        if self.prior_scale != 0.0:
+            memory_bias = memory_bias + self.alignment_prior(rel, memory_mask)
+        x = self.stack(self.drop(x), self.no_bias, memory, memory_bias)
         mel = self.mel_out(x).reshape(b, self.max_frames, self.n_mels)
         return mel, self.predict_length(memory, lang)  # (B, max_frames, n_mels), (B,)

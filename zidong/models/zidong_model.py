@@ -32,7 +32,7 @@ class ZidongModel(nn.Cell):
         self.image_decoder = ARDecoder(cfg.image_decoder, cfg.image_tokenizer.codebook_size + 1,
                                        cfg.image_tokenizer.codebook_size, cfg.image_tokens, d, p)
         self.speech_decoder = SpeechDecoder(cfg.speech_decoder, cfg.speech.n_mels,
-                                            cfg.speech.max_frames, d, p)
+                                            cfg.speech.max_frames, d, p, text_len=cfg.text.max_len)
 
     def construct(self, text_ids, text_mask, images, mel, mel_mask, presence):
         """Encode whatever is present and fuse it.
