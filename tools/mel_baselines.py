@@ -46,8 +46,8 @@ def main(argv=None) -> int:
     cfg = load_config(args.config)
     sc, span = cfg.model.speech, cfg.data.masking.speech_span
     root = default_corpus()
-    rows = [json.loads(line) for line in open(root / "train.jsonl", encoding="utf-8")]
-    rows = [r for r in rows if r.get("audio")][:args.samples]
+    every_row = [json.loads(line) for line in open(root / "train.jsonl", encoding="utf-8")]
+    rows = [r for r in every_row if r.get("audio")][:args.samples]
     # the data pipeline's analysis (zidong/data/processor.py), without its padding
     mels = [normalize_log_mel(log_mel(decode_audio((root / r["audio"]).read_bytes(),
                                                    sc.sample_rate)[0], sc))[:sc.max_frames]
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
          np.mean(interpolated)),
     ]
     if args.voices:
-        rows_out += voice_unknown_rows(rows_all(root), args.voices, sc, median)
+        rows_out += voice_unknown_rows(every_row, args.voices, sc, median)
     print(f"{len(mels)} utterances, {len(frames)} frames, {len(at_median)} spans "
           f"(config {args.config}: {sc.n_mels} mels, hop {sc.hop_length})")
     print("| frames | predictor | L1 |\n| --- | --- | ---: |")
@@ -82,15 +82,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def rows_all(root):
-    return [json.loads(line) for line in open(root / "train.jsonl", encoding="utf-8")]
-
-
 def voice_unknown_rows(rows, n, sc, median):
     """Each voice's rendering of a caption against the DTW-aligned median of the other voices'."""
     import tempfile
 
-    import librosa
     import numpy as np
     from zidong.audio.features import log_mel, normalize_log_mel
     from zidong.data.corpus.tts import synthesize, voices
@@ -107,7 +102,7 @@ def voice_unknown_rows(rows, n, sc, median):
                 x = decode_audio(open(wav, "rb").read(), sc.sample_rate)[0]
                 mels.append(normalize_log_mel(log_mel(x, sc))[:sc.max_frames])
             for i, m in enumerate(mels):
-                aligned = [_aligned_to(m, o, librosa) for j, o in enumerate(mels) if j != i]
+                aligned = [_aligned_to(m, o) for j, o in enumerate(mels) if j != i]
                 others_median.append(np.abs(np.median(aligned, axis=0) - m).mean())
                 nearest.append(min(np.abs(a - m).mean() for a in aligned))
                 at_median.append(np.abs(m - median).mean())
@@ -118,8 +113,9 @@ def voice_unknown_rows(rows, n, sc, median):
             (where, "the closest other voice, DTW-aligned to it (oracle)", np.mean(nearest))]
 
 
-def _aligned_to(m, other, librosa):
+def _aligned_to(m, other):
     """``other``'s frames mapped onto ``m``'s timeline along their DTW path (mean per frame)."""
+    import librosa
     import numpy as np
     _, path = librosa.sequence.dtw(X=m.T, Y=other.T, metric="cityblock")
     out, count = np.zeros_like(m), np.zeros(len(m))

@@ -180,12 +180,15 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
     fig_dir = doc.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(vq["grid"], fig_dir / "vq_reconstructions.png")
+    # another document (e.g. an equal-steps ablation) names its figures after itself, so that
+    # results.md's stay, and its command line says where it is written
+    own_doc = doc.stem != "results"
     lines = ["# Pretraining results", "",
              "Produced by `zidong bench-pretrain` (see the command below); every figure here is "
              "measured by that run on this 2-core CPU machine (MindSpore 2.10, graph mode, fp32).", "",
              f"Command: `zidong bench-pretrain {budget_flag(minutes, steps)}{vq_flag(vq)} "
              f"--variants {','.join(r['variant'] for r in results)}"
-             + ("" if doc.stem == "results" else f" --doc docs/{doc.name}") + "`",
+             + (f" --doc docs/{doc.name}" if own_doc else "") + "`",
              ""]
     # The status is written by hand from these figures; a rerun keeps it under the title, where a
     # reader looks first, until someone rewrites it for the new numbers.
@@ -212,8 +215,7 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
         n = results[0]["eval"][split].get("retrieval.t2i.candidates")
         lines += ["", f"Candidates per direction: {n}. Targets (test): t2i ≥ 50%, i2t ≥ 50%, "
                   "s2i ≥ 30%, s2t ≥ 60%.", ""]
-    # another document (e.g. an equal-steps ablation) must not overwrite results.md's figures
-    prefix = "" if doc.stem == "results" else f"{doc.stem}_"
+    prefix = f"{doc.stem}_" if own_doc else ""
     for r in results:
         name = r["variant"]
         fig = f"{prefix}curves_{name}.png"
