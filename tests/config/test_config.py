@@ -17,6 +17,18 @@ def test_override_changes_value_and_type_is_checked():
         load_config("tiny", ["model.fusion.layers=many"])
 
 
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    # YAML 1.1 (PyYAML) reads 5e-05 as a string; `--lr 5e-5` writes exactly that
+    cfg = load_config("tiny", ["train.lr=5e-05", "train.weight_decay=1E-2"])
+    assert cfg.train.lr == 5e-5 and cfg.train.weight_decay == 0.01
+    path = tmp_path / "c.yaml"
+    path.write_text("base: tiny\ntrain: {lr: 3e-4, max_steps: 7}\n")
+    cfg = load_config(path)
+    assert cfg.train.lr == 3e-4 and cfg.train.max_steps == 7
+    with pytest.raises(ConfigError, match=r"train.max_steps: expected an integer, got 1000.0"):
+        load_config("tiny", ["train.max_steps=1e3"])
+
+
 def test_the_conv_stem_needs_a_power_of_two_patch():
     load_config("tiny", ["model.vision.stem=conv", "model.vision.patch_size=4"])
     with pytest.raises(ConfigError, match=r"model.vision.patch_size: the conv stem needs a power "

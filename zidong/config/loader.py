@@ -5,6 +5,7 @@ Every error names the file, the dotted key and what would be allowed.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from pathlib import Path
 from typing import Any, Iterable, get_args, get_origin
@@ -14,6 +15,26 @@ import yaml
 from .schema import Config, ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "ascend_configs"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``5e-5`` as a number. PyYAML follows YAML 1.1, whose floats need a
+    dot (``5.0e-5``), so ``--lr 5e-5`` (Python prints it ``5e-05``) reached the config as the
+    string '5e-05' and was refused; YAML 1.2 and every other tool read it as a float."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _load(text: str):
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 
 
 def preset_names() -> list[str]:
@@ -88,7 +109,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. model.fusion.layers=4")
     key, raw = item.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    return key.strip().split("."), _load(raw)
 
 
 def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
@@ -123,7 +144,7 @@ def read_yaml(path: Path, _seen: tuple = ()) -> dict:
     """A YAML config as a dict; a top-level ``base: <preset or file>`` key starts from that config
     and overrides it section by section (the cluster configs reuse the model presets this way)."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, dict):
