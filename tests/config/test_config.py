@@ -29,6 +29,11 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
         load_config("tiny", ["train.max_steps=1e3"])
 
 
+def test_an_empty_override_is_the_empty_string():
+    assert load_config("tiny", ["train.freeze=text_encoder"]).train.frozen == ("text_encoder",)
+    assert load_config("tiny", ["train.freeze="]).train.frozen == ()
+
+
 def test_the_conv_stem_needs_a_power_of_two_patch():
     load_config("tiny", ["model.vision.stem=conv", "model.vision.patch_size=4"])
     with pytest.raises(ConfigError, match=r"model.vision.patch_size: the conv stem needs a power "

@@ -109,7 +109,8 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. model.fusion.layers=4")
     key, raw = item.split("=", 1)
-    return key.strip().split("."), _load(raw)
+    # ``KEY=`` is the empty string (YAML would read null), e.g. ``train.freeze=`` to unfreeze
+    return key.strip().split("."), _load(raw) if raw.strip() else ""
 
 
 def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
