@@ -40,9 +40,11 @@ def test_scores_of_known_outputs():
                          {"id": "1", "lang": "en", "output": "a red", "ref": "a big red star",
                           "scene": None}]})
     assert m["asr.en.wer"] == pytest.approx(2 / 7)
-    m = _scored({"vqa": [{"output": "red", "ref": "red"}, {"output": " two", "ref": "two"},
-                         {"output": "blue", "ref": "red"}]})
+    m = _scored({"vqa": [{"output": "red", "ref": "red", "kind": "colour"},
+                         {"output": " two", "ref": "two", "kind": "count"},
+                         {"output": "blue", "ref": "red", "kind": "colour"}]})
     assert m["vqa.acc"] == pytest.approx(2 / 3)
+    assert m["vqa.acc.colour"] == 0.5 and m["vqa.n.colour"] == 2 and m["vqa.acc.count"] == 1.0
 
 
 def test_eval_runs_every_task_and_writes_the_report(tiny_run, mini_corpus, tmp_path):

@@ -78,7 +78,8 @@ class GenerationEval:
             for s, o in zip(samples, outs):
                 ref = s.meta.get("answer") if task == "vqa" else s.text
                 self.records[task].append({"id": s.id, "lang": s.lang, "output": o, "ref": ref,
-                                           "scene": s.meta.get("scene")})
+                                           "scene": s.meta.get("scene"),
+                                           "kind": s.meta.get("kind")})
         elif kind == "image":
             from zidong.tasks.generate import save_png
             folder = self.out / task
@@ -106,13 +107,27 @@ class GenerationEval:
             if task in ("caption", "asr"):
                 m.update(self._text_scores(task, recs))
             elif task == "vqa":
-                m["vqa.acc"] = float(np.mean([r["output"].strip() == r["ref"] for r in recs]))
+                m.update(self._vqa_scores(recs))
             elif task in ("t2i", "s2i"):
                 m.update(self._image_scores(task, recs))
                 # the sampling settings are part of the figure: greedy and T=1 read differently
                 m[f"{task}.temperature"], m[f"{task}.top_k"] = self.temperature, self.top_k
             else:
                 m.update(self._speech_scores(task, recs))
+        return m
+
+    @staticmethod
+    def _vqa_scores(recs: list) -> dict:
+        """Exact-match accuracy, overall and per question kind (colour / count / shape /
+        relation, from the question's ``meta.kind``): the kinds have different chance levels."""
+        right = [r["output"].strip() == r["ref"] for r in recs]
+        m = {"vqa.acc": float(np.mean(right))}
+        kinds = defaultdict(list)
+        for r, ok in zip(recs, right):
+            if r.get("kind"):
+                kinds[r["kind"]].append(ok)
+        for kind, oks in sorted(kinds.items()):
+            m[f"vqa.acc.{kind}"], m[f"vqa.n.{kind}"] = float(np.mean(oks)), len(oks)
         return m
 
     @staticmethod
