@@ -3,7 +3,9 @@ shared document survive each other's rewrites."""
 from pathlib import Path
 
 from zidong.cli import build_parser
-from zidong.tasks.bench import command_line, plan
+import json
+
+from zidong.tasks.bench import command_line, plan, vqa_majority
 from zidong.train.doc_sections import keep_sections, sections, write_section
 
 
@@ -23,13 +25,37 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
 
 
 def test_the_documented_command_reruns_the_same_budgets(tmp_path):
-    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5)
+    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5, 300)
     assert command.startswith("zidong bench-tasks ")
     args = build_parser().parse_args(command.split()[1:])
     assert (args.pretrained, args.out, args.scorer_steps, args.finetune_steps) == \
         ("runs/pre", str(tmp_path), 3000, 500)
     assert (args.finetune_minutes, args.photo_minutes, args.vqa_minutes, args.limit) == \
         (20.0, 10.0, 7.5, 64)
+    assert args.vqa_limit == 300
+
+
+def test_vqa_scores_more_questions_than_the_generation_tasks(tmp_path):
+    stages = {name: argv for name, argv, _ in plan("runs/pre", tmp_path, Path("c"), 10, 5, 1.0,
+                                                    1.0, 8, vqa_limit=40)}
+    for name in ("eval_pretrained_vqa", "eval_finetuned_vqa", "eval_vqaft_vqa"):
+        assert stages[name][stages[name].index("--limit") + 1] == "40"
+    assert stages["eval_finetuned_test"][stages["eval_finetuned_test"].index("--limit") + 1] == "8"
+
+
+def test_the_vqa_baseline_answers_the_commonest_training_answer_of_each_kind(tmp_path):
+    def write(path, rows):
+        path.write_text("".join(json.dumps({"lang": lang, "meta": {"kind": k, "answer": a}}) + "\n"
+                                for k, lang, a in rows))
+    write(tmp_path / "train.jsonl", [("colour", "en", "red"), ("colour", "en", "red"),
+                                     ("colour", "en", "blue"), ("count", "en", "two"),
+                                     ("colour", "zh", "蓝色")])
+    write(tmp_path / "test.jsonl", [("colour", "en", "red"), ("colour", "en", "blue"),
+                                    ("count", "en", "two"), ("colour", "zh", "蓝色"),
+                                    ("count", "en", "one")])   # the last one is not scored
+    base = vqa_majority(tmp_path / "train.jsonl", tmp_path / "test.jsonl", 4)
+    assert base["vqa.acc.colour"] == 2 / 3 and base["vqa.acc.count"] == 1.0
+    assert base["vqa.acc"] == 3 / 4
 
 
 def test_sections_replace_in_place_and_survive_a_full_rewrite(tmp_path):

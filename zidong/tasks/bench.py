@@ -18,6 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
+from zidong.tasks.spec import VQA_LIMIT
 from zidong.tasks.stages import run_stages
 from zidong.train.doc_sections import write_section
 
@@ -36,7 +37,7 @@ PHOTO = ["retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1", "retriev
 
 def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
          ft_minutes: float, photo_minutes: float, limit: int,
-         vqa_minutes: float = 10.0) -> list[tuple[str, list[str], Path]]:
+         vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT) -> list[tuple[str, list[str], Path]]:
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
     vqa = out / "vqa_test.jsonl"
@@ -58,15 +59,15 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
                                          tasks, "--out", str(out / name)] + extra,
                        out / name / "metrics.json"))
     gen = "retrieval," + GEN.replace("vqa,", "")
-    lim = ["--limit", str(limit)]
+    lim, vlim = ["--limit", str(limit)], ["--limit", str(vqa_limit)]
     # what needs only the pretrained run first (a training stage can run beside these)
     evaluate(pretrained, "pretrained_test", corpus / "test.jsonl", gen, ev)
-    evaluate(pretrained, "pretrained_vqa", vqa, "vqa", lim)
+    evaluate(pretrained, "pretrained_vqa", vqa, "vqa", vlim)
     evaluate(pretrained, "pretrained_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
     stages.append(finetune)
     ft = str(out / "finetune")
     evaluate(ft, "finetuned_test", corpus / "test.jsonl", gen, ev)
-    evaluate(ft, "finetuned_vqa", vqa, "vqa", lim)
+    evaluate(ft, "finetuned_vqa", vqa, "vqa", vlim)
     evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
     # VQA: 10 more minutes of the fine-tune on its data mixed with one question per training
     # scene (questions about train scenes; the evaluation asks about test scenes)
@@ -81,7 +82,7 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
                           str(ft_steps), "--minutes", str(vqa_minutes)],
          out / "finetune_vqa" / "summary.json")]
     ftv = str(out / "finetune_vqa")
-    evaluate(ftv, "vqaft_vqa", vqa, "vqa", lim)
+    evaluate(ftv, "vqaft_vqa", vqa, "vqa", vlim)
     evaluate(ftv, "vqaft_test", corpus / "test.jsonl", gen, ev)
     stages.append(photo_stage)
     photo = str(out / "photo")
@@ -104,27 +105,30 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
 
 def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
                 ft_steps: int = 500, ft_minutes: float = 30.0, photo_minutes: float = 10.0,
-                limit: int = 64, vqa_minutes: float = 10.0, log=print) -> dict:
+                limit: int = 64, vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT,
+                log=print) -> dict:
     from zidong.train.pretrain import default_corpus
     corpus = default_corpus(log)
     if corpus.is_relative_to(Path.cwd()):   # commands in the document read as typed
         corpus = corpus.relative_to(Path.cwd())
     stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit,
-                  vqa_minutes)
+                  vqa_minutes, vqa_limit)
     record = run_stages(stages, out, "bench_tasks.json", log)
     command = command_line(pretrained, out, scorer_steps, ft_steps, ft_minutes, photo_minutes,
-                           limit, vqa_minutes)
-    write_doc(doc, out, record, command, limit)
+                           limit, vqa_minutes, vqa_limit)
+    write_doc(doc, out, record, command, limit, vqa_limit)
     return record
 
 
 def command_line(pretrained: str, out: Path, scorer_steps: int, ft_steps: int, ft_minutes: float,
-                 photo_minutes: float, limit: int, vqa_minutes: float) -> str:
+                 photo_minutes: float, limit: int, vqa_minutes: float,
+                 vqa_limit: int = VQA_LIMIT) -> str:
     """The ``zidong bench-tasks`` command that reruns these budgets, every one spelt out (the
     defaults change between versions; a document's command must not)."""
     return (f"zidong bench-tasks --pretrained {pretrained} --out {out} --scorer-steps "
             f"{scorer_steps} --finetune-steps {ft_steps} --finetune-minutes {ft_minutes:g} "
-            f"--photo-minutes {photo_minutes:g} --vqa-minutes {vqa_minutes:g} --limit {limit}")
+            f"--photo-minutes {photo_minutes:g} --vqa-minutes {vqa_minutes:g} --limit {limit} "
+            f"--vqa-limit {vqa_limit}")
 
 
 def _metrics(path: Path) -> dict:
@@ -136,7 +140,28 @@ def _fmt(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}%" if isinstance(v, float) else str(v)
 
 
-def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int) -> None:
+def vqa_majority(train: Path, test: Path, n: int) -> dict:
+    """Accuracy of answering every question with the commonest training answer of its kind and
+    language, on the first ``n`` test questions (the ones the evaluation scores): per kind and
+    overall. A model must beat this to show it looked at the image."""
+    from collections import Counter, defaultdict
+    rows = [json.loads(line) for line in train.read_text().splitlines() if line.strip()]
+    counts = defaultdict(Counter)
+    for r in rows:
+        counts[(r["meta"]["kind"], r["lang"])][r["meta"]["answer"]] += 1
+    best = {k: c.most_common(1)[0][0] for k, c in counts.items()}
+    right = defaultdict(list)
+    for line in test.read_text().splitlines()[:n]:
+        r = json.loads(line)
+        kind = r["meta"]["kind"]
+        right[kind].append(best.get((kind, r["lang"])) == r["meta"]["answer"])
+    out = {f"vqa.acc.{k}": sum(v) / len(v) for k, v in right.items()}
+    out["vqa.acc"] = sum(map(sum, right.values())) / max(sum(map(len, right.values())), 1)
+    return out
+
+
+def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
+              vqa_limit: int = VQA_LIMIT) -> None:
     pre, ft = _metrics(out / "pretrained_test"), _metrics(out / "finetuned_test")
     comp = _metrics(out / "finetuned_compositional")
     ftv = _metrics(out / "vqaft_test")
@@ -157,8 +182,8 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int) -> N
     lines = ["## Tasks (issue 5)", "",
              f"Produced by `{command}`, which runs the stages below as `zidong` commands "
              "(each can be rerun alone) and writes this section. Generation tasks are scored on "
-             f"the first {limit} samples of each split that have the task's modalities; "
-             "retrieval on the whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
+             f"the first {limit} samples of each split that have the task's modalities (VQA: "
+             f"the first {vqa_limit} questions); retrieval on the whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
     for name, st in record["stages"].items():
         secs = st.get("seconds")
         lines.append(f"| {name} | `zidong {' '.join(st['argv'])}` | "
@@ -179,6 +204,21 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int) -> N
     for key in OTHER:
         lines.append(f"| {key} | | {_fmt(pre.get(key))} | {_fmt(ft.get(key))} | "
                      f"{_fmt(comp.get(key))} | {_fmt(ftv.get(key))} |")
+    vqa_train, vqa_test = out / "vqa_train.jsonl", out / "vqa_test.jsonl"
+    if vqa_train.is_file() and vqa_test.is_file():
+        base = vqa_majority(vqa_train, vqa_test, vqa_limit)
+        lines += ["", "### VQA by question kind", "",
+                  "Exact-match accuracy. The baseline answers every question with the commonest "
+                  "training answer of its kind and language, without the image.", "",
+                  "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + VQA |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for kind in sorted(k.rsplit(".", 1)[1] for k in base if k.count(".") == 2):
+            key = f"vqa.acc.{kind}"
+            lines.append(f"| {kind} | {ftv.get(f'vqa.n.{kind}', '—')} | {_fmt(base[key])} | "
+                         f"{_fmt(pre.get(key))} | {_fmt(ft.get(key))} | {_fmt(ftv.get(key))} |")
+        lines.append(f"| all | {ftv.get('vqa.n', '—')} | {_fmt(base['vqa.acc'])} | "
+                     f"{_fmt(pre.get('vqa.acc'))} | {_fmt(ft.get('vqa.acc'))} | "
+                     f"{_fmt(ftv.get('vqa.acc'))} |")
     held = scorer["heldout"]
     lines += ["", "### The image scorer's own accuracy", "",
               "Per attribute, on fresh renders it never trained on (clean, and degraded the way "

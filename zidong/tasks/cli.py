@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from zidong.tasks.spec import CONDITION
+from zidong.tasks.spec import CONDITION, VQA_LIMIT
 
 
 def _init_cpu() -> None:
@@ -61,7 +61,7 @@ def cmd_bench_tasks(args) -> int:
     from zidong.tasks.bench import bench_tasks
     bench_tasks(args.pretrained, Path(args.out), Path(args.doc), args.scorer_steps,
                 args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit,
-                args.vqa_minutes)
+                args.vqa_minutes, args.vqa_limit)
     print(f"results: {args.doc} (section 'tasks')")
     return 0
 
@@ -144,6 +144,7 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--vqa-minutes", type=float, default=10.0, help="the fine-tune continued "
                    "with VQA questions mixed in")
     p.add_argument("--limit", type=int, default=64, help="samples per generation task")
+    p.add_argument("--vqa-limit", type=int, default=VQA_LIMIT, help="questions scored for VQA")
     p.set_defaults(func=cmd_bench_tasks)
 
     p = sub.add_parser("bench-labels", help="label efficiency: classification with 1/5/10/100%% "
