@@ -32,6 +32,12 @@ def run_stages(stages: list[tuple[str, list[str], Path]], out: Path, record_name
     record_path = out / record_name
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
     for name, argv, done in stages:
+        made_by = record["stages"].get(name, {}).get("argv")
+        if done.exists() and made_by is not None and made_by != argv:
+            # keeping it would print beside its figures a command that did not make them
+            raise RuntimeError(f"[{name}] {done} was made by `zidong {' '.join(made_by)}`, but "
+                               f"this benchmark runs `zidong {' '.join(argv)}`: delete "
+                               f"{done.parent if done.parent != out else done} to rerun it")
         if done.exists():
             log(f"[{name}] kept: {done} exists")
         elif done.parent != out and done.parent.exists():
