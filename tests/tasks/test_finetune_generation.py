@@ -75,8 +75,9 @@ def test_the_cli_batch_size_and_seed_reach_generation_fine_tuning(monkeypatch, t
     from zidong.cli import main
     seen = {}
 
-    def fake(init_from, data, run_dir, steps, minutes, lr, overrides=(), log=print):
-        seen["overrides"] = list(overrides)
+    def fake(init_from, data, run_dir, steps, minutes, lr, overrides=(), log=print,
+             decoders=()):
+        seen["overrides"], seen["decoders"] = list(overrides), decoders
         return {"run_dir": str(run_dir), "main": {"checkpoint": "x"}}
 
     monkeypatch.setattr(fg, "finetune_generation", fake)
@@ -85,4 +86,20 @@ def test_the_cli_batch_size_and_seed_reach_generation_fine_tuning(monkeypatch, t
     # the options come first, so an explicit --set still wins
     assert seen["overrides"] == ["train.batch_size=12", "context.seed=3", "train.batch_size=9"]
     main(["finetune", "--task", "generation", "--init-from", "RUN", "--run-dir", str(tmp_path)])
-    assert seen["overrides"] == []
+    assert seen["overrides"] == [] and seen["decoders"] == ("text", "image", "speech")
+    main(["finetune", "--task", "generation", "--init-from", "RUN", "--run-dir", str(tmp_path),
+          "--decoders", "text"])
+    assert seen["decoders"] == ("text",)
+    assert main(["finetune", "--task", "generation", "--init-from", "RUN", "--run-dir",
+                 str(tmp_path), "--decoders", "text,video"]) == 2
+
+
+def test_one_decoder_gets_the_whole_batch_and_the_others_are_off():
+    cfg = load_config("small", generation_overrides(48, ("text",)))
+    assert cfg.data.masking.hide_per_batch == 48
+    obj = cfg.train.objectives
+    assert (obj.text_gen, obj.image_gen, obj.speech_gen) == (1, 0, 0)
+    cfg = load_config("small", generation_overrides(48, ("text", "speech")))
+    assert cfg.data.masking.hide_per_batch == 24 and cfg.train.objectives.image_gen == 0
+    with pytest.raises(ValueError, match="choose among"):
+        generation_overrides(48, ("video",))

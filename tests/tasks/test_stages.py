@@ -31,3 +31,12 @@ def test_a_finished_stage_is_kept_and_a_changed_command_is_refused(tmp_path, mon
     with pytest.raises(RuntimeError, match=r"made by `zidong eval --limit 64.*delete"):
         S.run_stages(changed, tmp_path, "rec.json", log=lambda *_: None)
     assert json.loads((tmp_path / "rec.json").read_text())["stages"]["ev"]["argv"][2] == "64"
+
+
+def test_the_record_returned_is_this_plans_stages_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "run_zidong", _fake_run([]))
+    def stage(name):
+        return (name, ["eval", "--out", str(tmp_path / name)], tmp_path / name / "metrics.json")
+    S.run_stages([stage("old"), stage("b")], tmp_path, "rec.json", log=lambda *_: None)
+    record = S.run_stages([stage("b"), stage("a")], tmp_path, "rec.json", log=lambda *_: None)
+    assert list(record["stages"]) == ["b", "a"]

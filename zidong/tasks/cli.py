@@ -41,7 +41,12 @@ def cmd_finetune(args) -> int:
 def _finetune_generation(args) -> int:
     import sys
 
-    from zidong.tasks.finetune_generation import LR, finetune_generation
+    from zidong.tasks.finetune_generation import DECODERS, LR, finetune_generation
+    decoders = tuple(d.strip() for d in args.decoders.split(",") if d.strip())
+    if not decoders or not set(decoders) <= set(DECODERS):
+        print(f"zidong: --decoders {args.decoders}: choose among {','.join(DECODERS)}",
+              file=sys.stderr)
+        return 2
     if not args.init_from:
         print("zidong: --task generation continues a pretraining run: pass --init-from RUN",
               file=sys.stderr)
@@ -50,7 +55,8 @@ def _finetune_generation(args) -> int:
     given = [f"train.batch_size={args.batch_size}"] if args.batch_size else []
     given += [f"context.seed={args.seed}"] if args.seed is not None else []
     result = finetune_generation(args.init_from, args.data, args.run_dir, args.steps,
-                                 args.minutes, args.lr or LR, given + args.overrides)
+                                 args.minutes, args.lr or LR, given + args.overrides,
+                                 decoders=decoders)
     print(f"run: {result['run_dir']}\ncheckpoint: {result['main']['checkpoint']}")
     return 0
 
@@ -127,6 +133,8 @@ def add_task_parsers(sub) -> None:
                    help="peak learning rate (default: classify 1e-4, generation 3e-4)")
     p.add_argument("--seed", type=int, default=None, help="default: classify 0, generation "
                    "the run's own")
+    p.add_argument("--decoders", default="text,image,speech", help="generation: the decoders "
+                   "to fine-tune, each on an equal share of the batch (e.g. text for VQA)")
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_finetune)
 

@@ -22,18 +22,28 @@ from zidong.train.pretrain import run_pretrain
 FROZEN_FOR_GENERATION = ("text_encoder", "vision_encoder", "speech_encoder", "fusion")
 
 
-def generation_overrides(batch_size: int) -> list[str]:
-    """Config overrides turning pretraining into generation fine-tuning at ``batch_size``."""
-    if batch_size < 3:
-        raise ValueError(f"train.batch_size {batch_size}: generation fine-tuning needs >= 3 "
-                         f"(one slot per decoder)")
+DECODERS = {"text": "text_gen", "image": "image_gen", "speech": "speech_gen"}
+
+
+def generation_overrides(batch_size: int, decoders=tuple(DECODERS)) -> list[str]:
+    """Config overrides turning pretraining into generation fine-tuning at ``batch_size``, for
+    ``decoders`` (text, image, speech): each gets an equal share of the batch (a decoder that is
+    off would otherwise leave its share of every batch unused)."""
+    unknown = sorted(set(decoders) - set(DECODERS))
+    if unknown or not decoders:
+        raise ValueError(f"decoders {','.join(decoders) or '(none)'}: choose among "
+                         f"{', '.join(DECODERS)}")
+    n = len(set(decoders))
+    if batch_size < n:
+        raise ValueError(f"train.batch_size {batch_size}: generation fine-tuning of {n} "
+                         f"decoders needs >= {n} (one slot per decoder)")
+    on = [f"train.objectives.{obj}={int(name in decoders)}" for name, obj in DECODERS.items()]
     return [
         "data.masking.text_count=0", "data.masking.image_count=0", "data.masking.speech_spans=0",
-        f"data.masking.hide_per_batch={batch_size // 3}", "data.masking.single_source_prob=1.0",
+        f"data.masking.hide_per_batch={batch_size // n}", "data.masking.single_source_prob=1.0",
         "data.masking.match_negatives=0",
         "train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
-        "train.objectives.matching=0", "train.objectives.text_gen=1",
-        "train.objectives.image_gen=1", "train.objectives.speech_gen=1",
+        "train.objectives.matching=0", *on,
         "train.objectives.contrastive=0", "train.warm_start=0",
         # no clean encoder pass (nothing contrastive to feed), so every row must be fused (a
         # preset's ``fusion_batch`` < batch_size left rows with only the clean pass, and the
@@ -47,9 +57,10 @@ LR = 3e-4  # peak rate of the continued pretraining (its warm-up + cosine restar
 
 
 def finetune_generation(init_from, data: str | None, run_dir, steps: int, minutes: float,
-                        lr: float, overrides=(), log=print) -> dict:
+                        lr: float, overrides=(), log=print, decoders=tuple(DECODERS)) -> dict:
     """Continue ``init_from`` on ``data`` (default: the run's own training manifest) for ``steps``
-    steps or ``minutes`` of training, whichever ends first; ``overrides`` come last and win."""
+    steps or ``minutes`` of training, whichever ends first, training ``decoders``; ``overrides``
+    come last and win."""
     import json
     from zidong.eval.load import resolve_checkpoint
     from zidong.train.checkpoint import load_state
@@ -67,5 +78,5 @@ def finetune_generation(init_from, data: str | None, run_dir, steps: int, minute
                 f"train.warmup_steps={min(20, max(1, steps // 10))}",
                 # the cosine over ``steps``, as measured (docs/tasks.md), whatever the run's preset
                 "train.budget_schedule=false"]
-    return run_pretrain(overrides=generation_overrides(batch) + schedule + list(overrides),
+    return run_pretrain(overrides=generation_overrides(batch, decoders) + schedule + list(overrides),
                         data=data, run_dir=str(run_dir), init_from=str(init_from), log=log)

@@ -27,7 +27,7 @@ def run_stages(stages: list[tuple[str, list[str], Path]], out: Path, record_name
                log=print) -> dict:
     """Run (name, zidong argv, done-file) stages in order; ``out/record_name`` records each
     stage's command and time. A stage folder without its done-file is refused (running elsewhere,
-    or interrupted: delete it to rerun)."""
+    or interrupted: delete it to rerun). Returns the record of this plan's stages."""
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / record_name
     record = json.loads(record_path.read_text()) if record_path.is_file() else {"stages": {}}
@@ -52,4 +52,5 @@ def run_stages(stages: list[tuple[str, list[str], Path]], out: Path, record_name
             record_path.write_text(json.dumps(record, indent=1))
             log(f"[{name}] done in {seconds / 60:.1f} min")
         record["stages"].setdefault(name, {})["argv"] = argv
-    return record
+    # the stages of this plan, in its order (a record may hold stages an older plan had)
+    return {**record, "stages": {name: record["stages"][name] for name, _, _ in stages}}
