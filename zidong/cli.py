@@ -131,7 +131,8 @@ def cmd_data_vqa(args) -> int:
 
     from zidong.data.corpus.vqa import make_vqa_manifest
     lang = None if args.lang == "each" else args.lang
-    print(json.dumps(make_vqa_manifest(args.data, args.out, args.per_sample, args.seed, lang),
+    print(json.dumps(make_vqa_manifest(args.data, args.out, args.per_sample, args.seed, lang,
+                                       spoken=args.speak, workers=args.workers),
                      indent=1, ensure_ascii=False))
     return 0
 
@@ -298,6 +299,9 @@ def _add_data_parsers(sub) -> None:
     p.add_argument("--per-sample", type=int, default=None, help="questions per image (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lang", default="each", help="en, zh, or each (the sample's own language)")
+    p.add_argument("--speak", action="store_true", help="spoken questions (espeak-ng / flite, "
+                   "the corpus's voices) for VQA from speech: WAVs beside the manifest, no text")
+    p.add_argument("--workers", type=int, default=2, help="processes speaking (--speak)")
     p.set_defaults(func=cmd_data_vqa)
     p = data.add_parser("mix", help="one manifest from several, each at its own fraction "
                         "(e.g. new data plus a replay of the original)")

@@ -44,6 +44,9 @@ def test_scores_of_known_outputs():
                          {"output": " two", "ref": "two", "kind": "count"},
                          {"output": "blue", "ref": "red", "kind": "colour"}]})
     assert m["vqa.acc"] == pytest.approx(2 / 3)
+    assert _scored({"vqa_speech": [{"output": "red", "ref": "red", "kind": "colour"}]}) == \
+        {"vqa_speech.n": 1, "vqa_speech.acc": 1.0, "vqa_speech.acc.colour": 1.0,
+         "vqa_speech.n.colour": 1}
     assert m["vqa.acc.colour"] == 0.5 and m["vqa.n.colour"] == 2 and m["vqa.acc.count"] == 1.0
 
 
@@ -75,6 +78,14 @@ def test_eval_runs_every_task_and_writes_the_report(tiny_run, mini_corpus, tmp_p
     m = run_eval(tiny_run[0], vqa, ["vqa"], tmp_path / "vqa_eval", limit=4, beam_size=2,
                  batch_size=4)
     assert m["vqa.n"] == 4 and 0 <= m["vqa.acc"] <= 1
+    spoken = tmp_path / "spoken.jsonl"
+    make_vqa_manifest(mini_corpus / "test.jsonl", spoken, per_sample=1, seed=0, spoken=True)
+    m = run_eval(tiny_run[0], spoken, ["vqa_speech", "vqa"], tmp_path / "spoken_eval", limit=4,
+                 beam_size=2, batch_size=4)
+    # a spoken question has no text: the text-question task finds nothing to answer
+    assert m["vqa_speech.n"] == 4 and 0 <= m["vqa_speech.acc"] <= 1 and "vqa.n" not in m
+    assert "## vqa_speech: outputs and references" in \
+        (tmp_path / "spoken_eval" / "report.md").read_text(encoding="utf-8")
 
 
 def test_eval_samples_images_as_asked(tiny_run, mini_corpus, tmp_path):

@@ -51,3 +51,17 @@ def test_answers_train_the_text_decoder_and_skip_the_sample_level(vqa_batch):
     losses = dict(zip(OBJECTIVES, net(*[Tensor(plain[c]) for c in BATCH], weights)[1:]))
     assert float(losses["text_gen"].asnumpy()) == 0        # no text is hidden: nothing to learn
     assert float(losses["contrastive"].asnumpy()) > 0
+
+
+def test_a_spoken_question_is_heard_not_read(mini_corpus, tmp_path):
+    out = tmp_path / "spoken.jsonl"
+    make_vqa_manifest(mini_corpus / "train.jsonl", out, 1, 0, None, spoken=True, workers=2)
+    cfg = load_config("tiny", ["train.batch_size=9", "data.masking.hide_per_batch=3",
+                               "data.masking.match_negatives=0"])
+    tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
+    b = next(iter(DataPipeline(out, cfg, tok, 9).iterate(0)))
+    assert (b["answer"] == 1).all() and (b["hidden"] == 0).all()
+    # the fusion gets the image and the speech; the decoder still learns the answer
+    assert (b["presence"] == np.array([0, 1, 1], np.float32)).all()
+    assert (b["text_mask"] == 0).all() and (b["mel_mask"].sum(1) > 0).all()
+    assert (b["dec_mask"].sum(1) >= 2).all()          # the answer's tokens and EOS

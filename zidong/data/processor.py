@@ -118,10 +118,12 @@ class SampleProcessor:
         if has[0]:
             row[:8] = self._text(text, lang, rng)
         if answer:
-            # a question with its answer (VQA): the text stays visible and the text decoder
-            # learns the answer; nothing of the sample is hidden (below)
-            if not has[0] or not has[1]:
-                raise DataError("a sample with meta.answer needs its question (text) and image")
+            # a question with its answer (VQA): the question (its text, or its speech for a
+            # spoken one) stays visible and the text decoder learns the answer; nothing of the
+            # sample is hidden (below)
+            if not (has[0] or has[2]) or not has[1]:
+                raise DataError("a sample with meta.answer needs its question (text or speech) "
+                                "and image")
             row[2:5] = self._decoder_target(answer, lang)
             row[19] = np.float32(1)
         if has[1]:

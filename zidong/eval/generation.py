@@ -20,7 +20,7 @@ import numpy as np
 
 from zidong.eval.scene_parse import attribute_report, parse_caption
 from zidong.eval.text_metrics import bleu4, corpus_cer, corpus_wer
-from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT
+from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT, VQA_TASKS
 
 GEN_TASKS = tuple(CONDITION)
 
@@ -59,7 +59,7 @@ class GenerationEval:
         for batch in self.engine.batches(self.manifest):
             for task in self.tasks:
                 rows = rows_with(batch, self._needs(task))
-                if task == "vqa":
+                if task in VQA_TASKS:
                     rows = [r for r in rows if "answer" in self.samples[int(batch["index"][r])].meta]
                 if limit is not None:
                     rows = rows[:max(limit - done[task], 0)]
@@ -76,7 +76,7 @@ class GenerationEval:
         if kind == "text":
             outs = e.text(batch, task, beam_size=self.beam)
             for s, o in zip(samples, outs):
-                ref = s.meta.get("answer") if task == "vqa" else s.text
+                ref = s.meta.get("answer") if task in VQA_TASKS else s.text
                 self.records[task].append({"id": s.id, "lang": s.lang, "output": o, "ref": ref,
                                            "scene": s.meta.get("scene"),
                                            "kind": s.meta.get("kind")})
@@ -106,8 +106,8 @@ class GenerationEval:
             m[f"{task}.n"] = len(recs)
             if task in ("caption", "asr"):
                 m.update(self._text_scores(task, recs))
-            elif task == "vqa":
-                m.update(self._vqa_scores(recs))
+            elif task in VQA_TASKS:
+                m.update(self._vqa_scores(task, recs))
             elif task in ("t2i", "s2i"):
                 m.update(self._image_scores(task, recs))
                 # the sampling settings are part of the figure: greedy and T=1 read differently
@@ -117,17 +117,17 @@ class GenerationEval:
         return m
 
     @staticmethod
-    def _vqa_scores(recs: list) -> dict:
+    def _vqa_scores(task: str, recs: list) -> dict:
         """Exact-match accuracy, overall and per question kind (colour / count / shape /
         relation, from the question's ``meta.kind``): the kinds have different chance levels."""
         right = [r["output"].strip() == r["ref"] for r in recs]
-        m = {"vqa.acc": float(np.mean(right))}
+        m = {f"{task}.acc": float(np.mean(right))}
         kinds = defaultdict(list)
         for r, ok in zip(recs, right):
             if r.get("kind"):
                 kinds[r["kind"]].append(ok)
         for kind, oks in sorted(kinds.items()):
-            m[f"vqa.acc.{kind}"], m[f"vqa.n.{kind}"] = float(np.mean(oks)), len(oks)
+            m[f"{task}.acc.{kind}"], m[f"{task}.n.{kind}"] = float(np.mean(oks)), len(oks)
         return m
 
     @staticmethod

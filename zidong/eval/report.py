@@ -70,7 +70,7 @@ def write_report(out: Path, title: str, metrics: dict, records: dict) -> Path:
                 heard = f" — heard: “{r['heard']}”" if "heard" in r else ""
                 lines.append(f"- [{r['id']}]({Path(r['output']).relative_to(out)}) "
                              f"({r['lang']}) “{r['ref']}”{heard}")
-    for task in ("caption", "asr", "vqa"):
+    for task in ("caption", "asr", "vqa", "vqa_speech"):
         if records.get(task):
             lines += ["", f"## {task}: outputs and references", "", "| id | output | reference |",
                       "| --- | --- | --- |"]

@@ -22,7 +22,7 @@ TOKENIZER = "tokenizer.model"
 TASK_GRAPHS = {
     "retrieve": ("text_embed", "image_embed", "speech_embed"),
     "caption": ("memory", "text_step"), "asr": ("memory", "text_step"),
-    "vqa": ("memory", "text_step"),
+    "vqa": ("memory", "text_step"), "vqa_speech": ("memory", "text_step"),
     "t2i": ("memory", "image_step", "vq_decode"), "s2i": ("memory", "image_step", "vq_decode"),
     "t2s": ("memory", "speech_decoder"), "i2s": ("memory", "speech_decoder"),
 }

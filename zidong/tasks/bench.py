@@ -28,7 +28,7 @@ VQA_PER_SCENE = 3  # questions per training scene for the VQA fine-tune (15,000 
 REPLAY = 0.2   # of the 5,000 original training samples: as many as the 1,000 photo ones
 # issue 5's targets: (metric key, comparison, bound)
 TARGETS = [("asr.en.cer", "<=", 0.10), ("asr.zh.cer", "<=", 0.15), ("caption.attr_acc", ">=", 0.85),
-           ("vqa.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60), ("s2i.attr_acc", ">=", 0.60),
+           ("vqa.acc", ">=", 0.80), ("vqa_speech.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60), ("s2i.attr_acc", ">=", 0.60),
            ("t2s.wer", "<=", 0.30), ("i2s.wer", "<=", 0.30)]
 OTHER = ["caption.en.bleu4", "caption.zh.bleu4", "caption.en.cer", "caption.zh.cer",
          "asr.en.wer", "retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1",
@@ -42,7 +42,7 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
          vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT) -> list[tuple[str, list[str], Path]]:
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
-    vqa = out / "vqa_test.jsonl"
+    vqa, vqa_spoken = out / "vqa_test.jsonl", out / "vqa_speech_test.jsonl"
     finetune = ("finetune", ["finetune", "--task", "generation", "--init-from", pretrained,
                              "--run-dir", str(out / "finetune"), "--steps", str(ft_steps),
                              "--minutes", str(ft_minutes)], out / "finetune" / "summary.json")
@@ -50,6 +50,9 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
         ("scorer", ["scorer", "train", "--out", str(out / "scorer"), "--steps", str(scorer_steps),
                     "--corpus", str(corpus)], out / "scorer" / "scorer.json"),
         ("vqa_data", ["data", "vqa", "--data", str(corpus / "test.jsonl"), "--out", str(vqa)], vqa),
+        # the same questions, spoken (same seed: the first N are the text questions' first N)
+        ("vqa_speech_data", ["data", "vqa", "--data", str(corpus / "test.jsonl"), "--speak",
+                             "--out", str(vqa_spoken)], vqa_spoken),
     ]
     photo_stage = ("photo", ["pretrain", "--init-from", pretrained, "--data",
                              str(corpus / "photo_train.jsonl"), "--run-dir", str(out / "photo"),
@@ -72,19 +75,27 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     evaluate(ft, "finetuned_vqa", vqa, "vqa", vlim)
     evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
     # VQA: the fine-tuned run's text decoder continued on questions about the training scenes
-    # alone (the evaluation asks about test scenes). Mixed one-to-one into the caption data, 299
-    # steps reached 30.0% on 400 test questions; on questions alone, 41.8% (docs/results.md)
-    vqa_train = out / "vqa_train.jsonl"
+    # alone (the evaluation asks about test scenes), each asked in text and spoken. Mixed
+    # one-to-one into the caption data, 299 steps reached 30.0% on 400 test questions; on text
+    # questions alone, 41.8% (docs/results.md)
+    vqa_train, vqa_spoken_train = out / "vqa_train.jsonl", out / "vqa_speech_train.jsonl"
+    vqa_mix = out / "vqa_mix.jsonl"
+    train_questions = ["data", "vqa", "--data", str(corpus / "train.jsonl"), "--per-sample",
+                       str(VQA_PER_SCENE)]
     stages += [
-        ("vqa_train_data", ["data", "vqa", "--data", str(corpus / "train.jsonl"), "--per-sample",
-                            str(VQA_PER_SCENE), "--out", str(vqa_train)], vqa_train),
+        ("vqa_train_data", train_questions + ["--out", str(vqa_train)], vqa_train),
+        ("vqa_speech_train_data", train_questions + ["--speak", "--out", str(vqa_spoken_train)],
+         vqa_spoken_train),
+        ("vqa_mix_data", ["data", "mix", "--take", str(vqa_train), "--take",
+                          str(vqa_spoken_train), "--out", str(vqa_mix)], vqa_mix),
         ("finetune_vqa", ["finetune", "--task", "generation", "--init-from", ft, "--data",
-                          str(vqa_train), "--decoders", "text", "--run-dir",
+                          str(vqa_mix), "--decoders", "text", "--run-dir",
                           str(out / "finetune_vqa"), "--steps", str(ft_steps), "--minutes",
                           str(vqa_minutes)],
          out / "finetune_vqa" / "summary.json")]
     ftv = str(out / "finetune_vqa")
     evaluate(ftv, "vqaft_vqa", vqa, "vqa", vlim)
+    evaluate(ftv, "vqaft_vqa_speech", vqa_spoken, "vqa_speech", vlim)
     evaluate(ftv, "vqaft_test", corpus / "test.jsonl", gen, ev)
     stages.append(photo_stage)
     photo = str(out / "photo")
@@ -170,6 +181,7 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
     pre.update(_metrics(out / "pretrained_vqa"))
     ft.update(_metrics(out / "finetuned_vqa"))
     ftv.update(_metrics(out / "vqaft_vqa"))
+    ftv.update(_metrics(out / "vqaft_vqa_speech"))
     ftv_sum = out / "finetune_vqa" / "summary.json"
     ftv_steps = json.loads(ftv_sum.read_text())["steps"] if ftv_sum.is_file() else "—"
     scorer = json.loads((out / "scorer" / "scorer.json").read_text())
@@ -195,7 +207,9 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
               f"(compile {ft_sum['compile_seconds']:.0f} s). Image scorer: {t['steps']} steps "
               f"({t['samples']} rendered scenes) in {t['seconds']:.0f} s.", "",
               f"Then + VQA: that run's text decoder continued on {VQA_PER_SCENE} questions per "
-              f"training scene and nothing else, {ftv_steps} steps (`finetune_vqa`).", "",
+              f"training scene, each asked in text and spoken, and nothing else, {ftv_steps} "
+              "steps (`finetune_vqa`). `vqa_speech` asks the same test questions as `vqa`, "
+              "spoken by the corpus's voices.", "",
               "### Targets on `test`", "",
               "| metric | target | pretrained only | fine-tuned | fine-tuned, test_compositional "
               "| fine-tuned + VQA |",
@@ -212,15 +226,15 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
         lines += ["", "### VQA by question kind", "",
                   "Exact-match accuracy. The baseline answers every question with the commonest "
                   "training answer of its kind and language, without the image.", "",
-                  "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + VQA |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        for kind in sorted(k.rsplit(".", 1)[1] for k in base if k.count(".") == 2):
-            key = f"vqa.acc.{kind}"
-            lines.append(f"| {kind} | {ftv.get(f'vqa.n.{kind}', '—')} | {_fmt(base[key])} | "
-                         f"{_fmt(pre.get(key))} | {_fmt(ft.get(key))} | {_fmt(ftv.get(key))} |")
-        lines.append(f"| all | {ftv.get('vqa.n', '—')} | {_fmt(base['vqa.acc'])} | "
-                     f"{_fmt(pre.get('vqa.acc'))} | {_fmt(ft.get('vqa.acc'))} | "
-                     f"{_fmt(ftv.get('vqa.acc'))} |")
+                  "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + VQA "
+                  "| the same, spoken questions |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        kinds = sorted(k.rsplit(".", 1)[1] for k in base if k.count(".") == 2)
+        for kind, acc in [(k, f".{k}") for k in kinds] + [("all", "")]:
+            key, n = f"vqa.acc{acc}", ftv.get(f"vqa.n{acc}", "—")
+            lines.append(f"| {kind} | {n} | {_fmt(base[key])} | {_fmt(pre.get(key))} | "
+                         f"{_fmt(ft.get(key))} | {_fmt(ftv.get(key))} | "
+                         f"{_fmt(ftv.get('vqa_speech' + key[3:]))} |")
     held = scorer["heldout"]
     lines += ["", "### The image scorer's own accuracy", "",
               "Per attribute, on fresh renders it never trained on (clean, and degraded the way "

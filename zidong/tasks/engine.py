@@ -4,6 +4,7 @@ modalities a task conditions on, and a decoder generates from it.
     caption  image  -> text    (text decoder, beam search, in the language asked for)
     asr      speech -> text    (text decoder, in the utterance's language)
     vqa      image + question (text) -> answer (text decoder)
+    vqa_speech  image + spoken question -> answer (text decoder)
     t2i/s2i  text / speech -> VQ codes -> pixels (image decoder + frozen VQ tokenizer)
     t2s/i2s  text / image  -> log-mel -> waveform (speech decoder + vocoder)
 

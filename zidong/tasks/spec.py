@@ -3,9 +3,12 @@ parsers read it)."""
 MODALITIES = ("text", "image", "speech")
 # the modalities each task conditions on (the rest are absent from the fusion)
 CONDITION = {"caption": ("image",), "asr": ("speech",), "vqa": ("text", "image"),
+             "vqa_speech": ("image", "speech"),
              "t2i": ("text",), "s2i": ("speech",), "t2s": ("text",), "i2s": ("image",)}
-OUTPUT = {"caption": "text", "asr": "text", "vqa": "text", "t2i": "image", "s2i": "image",
-          "t2s": "speech", "i2s": "speech"}
+OUTPUT = {"caption": "text", "asr": "text", "vqa": "text", "vqa_speech": "text", "t2i": "image",
+          "s2i": "image", "t2s": "speech", "i2s": "speech"}
+# visual question answering, the question asked in text or spoken (``zidong data vqa --speak``)
+VQA_TASKS = ("vqa", "vqa_speech")
 TASKS = tuple(CONDITION)
 # questions ``zidong bench-tasks`` scores for VQA: a one-word answer is cheap to decode, and 64
 # questions left a 6-point standard error

@@ -126,3 +126,24 @@ def test_manifest_round_trip(tmp_path):
     assert make_vqa_manifest(src, out, per_sample=3, seed=0) == summary
     assert out.read_bytes() == first                       # same seed, same file
     assert make_vqa_manifest(src, out, seed=0)["questions"] == 14   # all 7 per scene
+
+
+def test_spoken_questions_are_wavs_of_the_corpus_voices_and_carry_no_text(mini_corpus, tmp_path):
+    from zidong.data.manifest import read_manifest
+    from zidong.data.media import decode_audio
+    out = tmp_path / "spoken.jsonl"
+    summary = make_vqa_manifest(mini_corpus / "test.jsonl", out, per_sample=1, seed=0,
+                                spoken=True, workers=1)
+    samples = read_manifest(out)[0]
+    assert summary["spoken"] and len(samples) == summary["questions"] > 0
+    for s in samples:
+        assert s.text is None and s.meta["question"] and s.meta["answer"]
+        assert s.meta["voice"].split(":")[0] in ("espeak", "flite")
+        wave, _ = decode_audio((tmp_path / s.audio).read_bytes(), 16000)
+        assert len(wave) > 1600                    # more than 0.1 s of speech
+        assert (tmp_path / s.image).is_file()
+    again = make_vqa_manifest(mini_corpus / "test.jsonl", tmp_path / "again.jsonl",
+                              per_sample=1, seed=0, spoken=True, workers=2)
+    assert again["questions"] == summary["questions"]
+    assert [s.meta["voice"] for s in read_manifest(tmp_path / "again.jsonl")[0]] == \
+        [s.meta["voice"] for s in samples]          # the same seed, the same voices

@@ -4,11 +4,14 @@ Kinds: ``colour`` (asked only when the shape names one group), ``count``, ``shap
 when the colour names one group) and ``relation`` (yes/no; a false one flips the relation on its
 axis, and the rng makes half of them false). Every answer is one word of ``ANSWERS_EN`` /
 ``ANSWERS_ZH``, so VQA accuracy is exact match. ``make_vqa_manifest`` turns a corpus manifest
-into one sample per question.
+into one sample per question, asked in text or, with ``speak``, spoken by the corpus's voices.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -111,8 +114,37 @@ def _valid_scene(scene) -> bool:
             and any(scene["a"][k] != scene["b"][k] for k in ("size", "colour", "shape")))
 
 
+def _speak_one(job) -> dict:
+    from zidong.data.corpus import tts
+    text, lang, path, seed, sid = job
+    rng = np.random.default_rng([seed, zlib.crc32(sid.encode())])
+    voice, rate = tts.pick_voice(rng, lang)
+    return {"voice": voice, "rate": rate,
+            "duration": tts.synthesize(text, lang, voice, rate, path)}
+
+
+def speak(samples: list[Sample], out_dir: Path, seed: int, workers: int = 2) -> list[Sample]:
+    """Each question spoken into ``out_dir/<id>.wav`` by a voice and rate of the corpus's set
+    (drawn from the seed and the question's id, so a question always gets the same voice). The
+    text leaves the sample (a model must hear the question) and stays in ``meta.question``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(s.text, s.lang, str(out_dir / f"{s.id}.wav"), seed, s.id) for s in samples]
+    from zidong.data.corpus.build import Progress
+    progress, spoken = Progress(len(jobs), sys.stderr.isatty(), "speaking"), []
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    with ctx.Pool(max(1, workers)) as pool:
+        for info in pool.imap(_speak_one, jobs, chunksize=8):
+            spoken.append(info)
+            progress.update(len(spoken))
+    rel = os.path.basename(out_dir)
+    return [Sample(s.id, s.image, None, s.lang, f"{rel}/{s.id}.wav", None,
+                   {**s.meta, "question": s.text, "voice": info["voice"], "rate": info["rate"]})
+            for s, info in zip(samples, spoken)]
+
+
 def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = None,
-                      seed: int = 0, lang: Optional[str] = None) -> dict:
+                      seed: int = 0, lang: Optional[str] = None, spoken: bool = False,
+                      workers: int = 2) -> dict:
     """One sample per question: the source's image (path re-rooted to the new manifest's
     folder), ``text`` the question (no audio: the source's recording says the caption, which
     would give answers away to a model listening to it), ``meta`` {answer, kind, source_id, scene}.
@@ -120,6 +152,8 @@ def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = Non
     ``per_sample`` questions are drawn per source sample (None: all). ``lang`` None asks in each
     sample's own language. Samples without a usable scene or language are skipped and counted in
     the returned summary, as are unreadable manifest lines. The same seed gives the same file.
+    ``spoken``: the questions are spoken instead (``speak``): WAVs in a folder beside the
+    manifest, named after it, ``text`` None and the question in ``meta.question``.
     """
     samples, problems = read_manifest(manifest_in)
     out_dir = Path(manifest_out).resolve().parent
@@ -149,6 +183,9 @@ def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = Non
                                      "scene": scene}))
             kinds[qa.kind] += 1
             answers[qa.answer] += 1
+    if spoken:
+        out = speak(out, out_dir / f"{Path(manifest_out).stem}_audio", seed, workers)
     write_manifest(manifest_out, out)
     return {"samples": len(samples), "questions": len(out), "skipped": dict(skipped),
-            "bad_lines": len(problems), "kinds": dict(kinds), "answers": dict(answers)}
+            "bad_lines": len(problems), "kinds": dict(kinds), "answers": dict(answers),
+            "spoken": spoken}
