@@ -63,6 +63,7 @@ def test_every_other_task_from_the_cli_equals_generate(exported, tiny_run, sampl
     s, image, audio = sample
     cases = [("asr", dict(audio=str(audio), lang=s.lang), "output.txt"),
              ("vqa", dict(image=str(image), text="what is above?"), "output.txt"),
+             ("vqa_speech", dict(image=str(image), audio=str(audio), lang=s.lang), "output.txt"),
              ("t2i", dict(text=s.text, lang=s.lang, seed=7), "image.png"),
              ("s2i", dict(audio=str(audio), lang=s.lang, seed=7, temperature=0.0), "image.png"),
              ("t2s", dict(text=s.text, lang=s.lang), "speech.wav"),

@@ -16,7 +16,7 @@ def batch(engine, mini_corpus):
 
 
 def test_text_tasks_are_identical(engine, runtime, batch):
-    for task in ("caption", "asr", "vqa"):
+    for task in ("caption", "asr", "vqa", "vqa_speech"):
         assert runtime.text(batch, task, beam_size=2) == engine.text(batch, task, beam_size=2)
     assert runtime.text(batch, "caption", lang="zh", method="greedy") == \
         engine.text(batch, "caption", lang="zh", method="greedy")
