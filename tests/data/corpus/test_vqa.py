@@ -136,6 +136,11 @@ def test_spoken_questions_are_wavs_of_the_corpus_voices_and_carry_no_text(mini_c
                                 spoken=True, workers=1)
     samples = read_manifest(out)[0]
     assert summary["spoken"] and len(samples) == summary["questions"] > 0
+    text = read_manifest(tmp_path / "text.jsonl")[0] if make_vqa_manifest(
+        mini_corpus / "test.jsonl", tmp_path / "text.jsonl", per_sample=1, seed=0) else []
+    # the same questions in the same order, under ids of their own (one manifest can hold both)
+    assert [s.meta["question"] for s in samples] == [t.text for t in text]
+    assert [s.id for s in samples] == [t.id + "-spoken" for t in text]
     for s in samples:
         assert s.text is None and s.meta["question"] and s.meta["answer"]
         assert s.meta["voice"].split(":")[0] in ("espeak", "flite")

@@ -22,6 +22,7 @@ from zidong.data.corpus import grammar as G
 from zidong.data.manifest import Sample, read_manifest, resolve, write_manifest
 
 KINDS = ("colour", "count", "shape", "relation")
+SPOKEN = "-spoken"  # suffix of a spoken question's id (and WAV) after its text twin's
 # "a" is the caption's article for one; as an answer to "how many" it is "one"
 NUMBERS_EN = {**G.COUNTS_EN, 1: "one"}
 YES_NO = {"en": ("yes", "no"), "zh": ("是", "否")}
@@ -124,11 +125,12 @@ def _speak_one(job) -> dict:
 
 
 def speak(samples: list[Sample], out_dir: Path, seed: int, workers: int = 2) -> list[Sample]:
-    """Each question spoken into ``out_dir/<id>.wav`` by a voice and rate of the corpus's set
-    (drawn from the seed and the question's id, so a question always gets the same voice). The
-    text leaves the sample (a model must hear the question) and stays in ``meta.question``."""
+    """Each question spoken into ``out_dir/<id>-spoken.wav`` by a voice and rate of the corpus's
+    set (drawn from the seed and the question's id, so a question always gets the same voice).
+    The text leaves the sample (a model must hear the question) and stays in ``meta.question``;
+    the id gets ``-spoken``, so text and spoken questions can share one manifest."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s.text, s.lang, str(out_dir / f"{s.id}.wav"), seed, s.id) for s in samples]
+    jobs = [(s.text, s.lang, str(out_dir / f"{s.id}{SPOKEN}.wav"), seed, s.id) for s in samples]
     from zidong.data.corpus.build import Progress
     progress, spoken = Progress(len(jobs), sys.stderr.isatty(), "speaking"), []
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
@@ -137,7 +139,7 @@ def speak(samples: list[Sample], out_dir: Path, seed: int, workers: int = 2) -> 
             spoken.append(info)
             progress.update(len(spoken))
     rel = os.path.basename(out_dir)
-    return [Sample(s.id, s.image, None, s.lang, f"{rel}/{s.id}.wav", None,
+    return [Sample(f"{s.id}{SPOKEN}", s.image, None, s.lang, f"{rel}/{s.id}{SPOKEN}.wav", None,
                    {**s.meta, "question": s.text, "voice": info["voice"], "rate": info["rate"]})
             for s, info in zip(samples, spoken)]
 
