@@ -28,8 +28,8 @@ VQA_PER_SCENE = 3  # questions per training scene for the VQA fine-tune (15,000 
 REPLAY = 0.2   # of the 5,000 original training samples: as many as the 1,000 photo ones
 # issue 5's targets: (metric key, comparison, bound)
 TARGETS = [("asr.en.cer", "<=", 0.10), ("asr.zh.cer", "<=", 0.15), ("caption.attr_acc", ">=", 0.85),
-           ("vqa.acc", ">=", 0.80), ("vqa_speech.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60), ("s2i.attr_acc", ">=", 0.60),
-           ("t2s.wer", "<=", 0.30), ("i2s.wer", "<=", 0.30)]
+           ("vqa.acc", ">=", 0.80), ("vqa_speech.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60),
+           ("s2i.attr_acc", ">=", 0.60), ("t2s.wer", "<=", 0.30), ("i2s.wer", "<=", 0.30)]
 OTHER = ["caption.en.bleu4", "caption.zh.bleu4", "caption.en.cer", "caption.zh.cer",
          "asr.en.wer", "retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1",
          "retrieval.s2t.R@1", "retrieval.t2s.R@1", "retrieval.i2s.R@1"]
@@ -39,7 +39,8 @@ PHOTO = ["retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1", "retriev
 
 def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
          ft_minutes: float, photo_minutes: float, limit: int,
-         vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT) -> list[tuple[str, list[str], Path]]:
+         vqa_minutes: float = 10.0,
+         vqa_limit: int = VQA_LIMIT) -> list[tuple[str, list[str], Path]]:
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
     vqa, vqa_spoken = out / "vqa_test.jsonl", out / "vqa_speech_test.jsonl"
@@ -197,7 +198,8 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
              f"Produced by `{command}`, which runs the stages below as `zidong` commands "
              "(each can be rerun alone) and writes this section. Generation tasks are scored on "
              f"the first {limit} samples of each split that have the task's modalities (VQA: "
-             f"the first {vqa_limit} questions); retrieval on the whole split.", "", "| stage | command | minutes |", "| --- | --- | ---: |"]
+             f"the first {vqa_limit} questions); retrieval on the whole split.", "",
+             "| stage | command | minutes |", "| --- | --- | ---: |"]
     for name, st in record["stages"].items():
         secs = st.get("seconds")
         lines.append(f"| {name} | `zidong {' '.join(st['argv'])}` | "

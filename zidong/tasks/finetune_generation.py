@@ -78,5 +78,6 @@ def finetune_generation(init_from, data: str | None, run_dir, steps: int, minute
                 f"train.warmup_steps={min(20, max(1, steps // 10))}",
                 # the cosine over ``steps``, as measured (docs/tasks.md), whatever the run's preset
                 "train.budget_schedule=false"]
-    return run_pretrain(overrides=generation_overrides(batch, decoders) + schedule + list(overrides),
+    overrides = generation_overrides(batch, decoders) + schedule + list(overrides)
+    return run_pretrain(overrides=overrides,
                         data=data, run_dir=str(run_dir), init_from=str(init_from), log=log)

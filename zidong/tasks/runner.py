@@ -97,8 +97,9 @@ class TaskRunner:
     # ---- tasks ----------------------------------------------------------------------------------
     def text(self, batch: dict, task: str, lang: str | None = None, beam_size: int = 4,
              method: str = "beam") -> list[str]:
-        """caption / asr / vqa / vqa_speech. The output language is ``lang`` if given (captioning in a chosen
-        language), else each sample's own (the utterance's for ASR, the question's for VQA)."""
+        """caption / asr / vqa / vqa_speech. The output language is ``lang`` if given (captioning
+        in a chosen language), else each sample's own (the utterance's for ASR, the question's
+        for VQA)."""
         self._require(task)
         memory, mask = self.memory(batch, CONDITION[task])
         n = len(batch["index"])
