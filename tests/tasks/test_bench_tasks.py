@@ -3,8 +3,6 @@ shared document survive each other's rewrites."""
 from pathlib import Path
 
 from zidong.cli import build_parser
-import json
-
 from zidong.tasks.bench import command_line, plan, vqa_majority
 from zidong.train.doc_sections import keep_sections, sections, write_section
 
@@ -44,9 +42,12 @@ def test_vqa_scores_more_questions_than_the_generation_tasks(tmp_path):
 
 
 def test_the_vqa_baseline_answers_the_commonest_training_answer_of_each_kind(tmp_path):
+    from zidong.data.manifest import Sample, write_manifest
+
     def write(path, rows):
-        path.write_text("".join(json.dumps({"lang": lang, "meta": {"kind": k, "answer": a}}) + "\n"
-                                for k, lang, a in rows))
+        write_manifest(path, [Sample(f"q{i}", "x.png", "a question?", lang, None, None,
+                                     {"kind": k, "answer": a})
+                              for i, (k, lang, a) in enumerate(rows)])
     write(tmp_path / "train.jsonl", [("colour", "en", "red"), ("colour", "en", "red"),
                                      ("colour", "en", "blue"), ("count", "en", "two"),
                                      ("colour", "zh", "蓝色")])

@@ -159,16 +159,16 @@ def vqa_majority(train: Path, test: Path, n: int) -> dict:
     language, on the first ``n`` test questions (the ones the evaluation scores): per kind and
     overall. A model must beat this to show it looked at the image."""
     from collections import Counter, defaultdict
-    rows = [json.loads(line) for line in train.read_text().splitlines() if line.strip()]
+
+    from zidong.data.manifest import read_manifest
     counts = defaultdict(Counter)
-    for r in rows:
-        counts[(r["meta"]["kind"], r["lang"])][r["meta"]["answer"]] += 1
+    for s in read_manifest(train)[0]:
+        counts[(s.meta["kind"], s.lang)][s.meta["answer"]] += 1
     best = {k: c.most_common(1)[0][0] for k, c in counts.items()}
     right = defaultdict(list)
-    for line in test.read_text().splitlines()[:n]:
-        r = json.loads(line)
-        kind = r["meta"]["kind"]
-        right[kind].append(best.get((kind, r["lang"])) == r["meta"]["answer"])
+    for s in read_manifest(test)[0][:n]:
+        kind = s.meta["kind"]
+        right[kind].append(best.get((kind, s.lang)) == s.meta["answer"])
     out = {f"vqa.acc.{k}": sum(v) / len(v) for k, v in right.items()}
     out["vqa.acc"] = sum(map(sum, right.values())) / max(sum(map(len, right.values())), 1)
     return out
@@ -231,12 +231,13 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
                   "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + VQA "
                   "| the same, spoken questions |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        kinds = sorted(k.rsplit(".", 1)[1] for k in base if k.count(".") == 2)
-        for kind, acc in [(k, f".{k}") for k in kinds] + [("all", "")]:
-            key, n = f"vqa.acc{acc}", ftv.get(f"vqa.n{acc}", "—")
-            lines.append(f"| {kind} | {n} | {_fmt(base[key])} | {_fmt(pre.get(key))} | "
-                         f"{_fmt(ft.get(key))} | {_fmt(ftv.get(key))} | "
-                         f"{_fmt(ftv.get('vqa_speech' + key[3:]))} |")
+        from zidong.data.corpus.vqa import KINDS
+        for kind in sorted(KINDS) + ["all"]:
+            part = "" if kind == "all" else f".{kind}"     # vqa.acc.colour, ..., vqa.acc
+            scores = [m.get(f"vqa.acc{part}") for m in (base, pre, ft, ftv)]
+            scores.append(ftv.get(f"vqa_speech.acc{part}"))
+            lines.append(f"| {kind} | {ftv.get(f'vqa.n{part}', '—')} | "
+                         + " | ".join(_fmt(v) for v in scores) + " |")
     held = scorer["heldout"]
     lines += ["", "### The image scorer's own accuracy", "",
               "Per attribute, on fresh renders it never trained on (clean, and degraded the way "

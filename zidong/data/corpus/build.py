@@ -30,12 +30,6 @@ def sample_rngs(seed: int, split: str, index: int, n: int = 3) -> list[np.random
     return [np.random.default_rng(s) for s in ss.spawn(n)]
 
 
-def _speak(out: Path, rel: str, text: str, lang: str, rng) -> dict:
-    voice, rate = tts.pick_voice(rng, lang)
-    duration = tts.synthesize(text, lang, voice, rate, out / rel)
-    return {"voice": voice, "rate": rate, "duration": duration}
-
-
 def _scene_sample(out: Path, split: str, index: int, seed: int, langs, drop) -> Sample:
     r_scene, r_image, r_voice = sample_rngs(seed, split, index)
     lang = langs[int(r_scene.integers(len(langs)))]
@@ -52,7 +46,7 @@ def _scene_sample(out: Path, split: str, index: int, seed: int, langs, drop) -> 
             "voice": None, "rate": None, "duration": None}
     if drop != "audio":
         audio = f"audio/{split}/{index:06d}.wav"
-        meta.update(_speak(out, audio, text, lang, r_voice))
+        meta.update(tts.speak(text, lang, r_voice, out / audio))
     if drop is not None:
         meta["dropped"] = drop
     return Sample(sid, image, None if drop == "text" else text, lang, audio, None, meta)
@@ -67,7 +61,7 @@ def _photo_sample(out: Path, split: str, index: int, seed: int, langs, drop) -> 
     img.save(out / image, "PNG")
     meta = {"source": "tuxpaint", "stamp": stamp["stamp"], "description": stamp["description"],
             "box": box, "background": kind}
-    meta.update(_speak(out, audio, stamp[lang], lang, r_voice))
+    meta.update(tts.speak(stamp[lang], lang, r_voice, out / audio))
     return Sample(f"{split}-{index:06d}", image, stamp[lang], lang, audio, None, meta)
 
 

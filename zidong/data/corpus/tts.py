@@ -134,3 +134,9 @@ def synthesize(text: str, lang: str, voice: str, rate: float, path: str | Path) 
 def pick_voice(rng: np.random.Generator, lang: str) -> tuple[str, float]:
     vs = voices(lang)
     return vs[int(rng.integers(len(vs)))], float(RATES[int(rng.integers(len(RATES)))])
+
+
+def speak(text: str, lang: str, rng: np.random.Generator, path: str | Path) -> dict:
+    """``text`` spoken into ``path`` by a voice and rate drawn from ``rng``: what was used."""
+    voice, rate = pick_voice(rng, lang)
+    return {"voice": voice, "rate": rate, "duration": synthesize(text, lang, voice, rate, path)}

@@ -118,13 +118,10 @@ def _valid_scene(scene) -> bool:
 def _speak_one(job) -> dict:
     from zidong.data.corpus import tts
     text, lang, path, seed, sid = job
-    rng = np.random.default_rng([seed, zlib.crc32(sid.encode())])
-    voice, rate = tts.pick_voice(rng, lang)
-    return {"voice": voice, "rate": rate,
-            "duration": tts.synthesize(text, lang, voice, rate, path)}
+    return tts.speak(text, lang, np.random.default_rng([seed, zlib.crc32(sid.encode())]), path)
 
 
-def speak(samples: list[Sample], out_dir: Path, seed: int, workers: int = 2) -> list[Sample]:
+def speak_questions(samples: list[Sample], out_dir: Path, seed: int, workers: int = 2) -> list[Sample]:
     """Each question spoken into ``out_dir/<id>-spoken.wav`` by a voice and rate of the corpus's
     set (drawn from the seed and the question's id, so a question always gets the same voice).
     The text leaves the sample (a model must hear the question) and stays in ``meta.question``;
@@ -154,7 +151,7 @@ def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = Non
     ``per_sample`` questions are drawn per source sample (None: all). ``lang`` None asks in each
     sample's own language. Samples without a usable scene or language are skipped and counted in
     the returned summary, as are unreadable manifest lines. The same seed gives the same file.
-    ``spoken``: the questions are spoken instead (``speak``): WAVs in a folder beside the
+    ``spoken``: the questions are spoken instead (``speak_questions``): WAVs in a folder beside the
     manifest, named after it, ``text`` None and the question in ``meta.question``.
     """
     samples, problems = read_manifest(manifest_in)
@@ -186,7 +183,7 @@ def make_vqa_manifest(manifest_in, manifest_out, per_sample: Optional[int] = Non
             kinds[qa.kind] += 1
             answers[qa.answer] += 1
     if spoken:
-        out = speak(out, out_dir / f"{Path(manifest_out).stem}_audio", seed, workers)
+        out = speak_questions(out, out_dir / f"{Path(manifest_out).stem}_audio", seed, workers)
     write_manifest(manifest_out, out)
     return {"samples": len(samples), "questions": len(out), "skipped": dict(skipped),
             "bad_lines": len(problems), "kinds": dict(kinds), "answers": dict(answers),
