@@ -87,22 +87,14 @@ def voice_unknown_rows(rows, n, sc, median):
     import tempfile
 
     import numpy as np
-    from zidong.audio.features import log_mel, normalize_log_mel
-    from zidong.data.corpus.tts import synthesize, voices
-    from zidong.data.media import decode_audio
 
     texts = [r["text"] for r in rows if r.get("lang") == "en" and r.get("text")][:n]
     others_median, nearest, at_median = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        wav = f"{tmp}/v.wav"
-        for text in texts:
-            mels = []
-            for voice in voices("en"):
-                synthesize(text, "en", voice, 1.0, wav)
-                x = decode_audio(open(wav, "rb").read(), sc.sample_rate)[0]
-                mels.append(normalize_log_mel(log_mel(x, sc))[:sc.max_frames])
+        for ci, text in enumerate(texts):
+            mels = [m for _, _, m in voice_renderings(text, sc, Path(tmp) / str(ci))]
             for i, m in enumerate(mels):
-                aligned = [_aligned_to(m, o) for j, o in enumerate(mels) if j != i]
+                aligned = aligned_others(mels, i)
                 others_median.append(np.abs(np.median(aligned, axis=0) - m).mean())
                 nearest.append(min(np.abs(a - m).mean() for a in aligned))
                 at_median.append(np.abs(m - median).mean())
@@ -111,6 +103,28 @@ def voice_unknown_rows(rows, n, sc, median):
             (where, "median of the other voices, DTW-aligned to it (text and timing known, "
                     "voice not; oracle)", np.mean(others_median)),
             (where, "the closest other voice, DTW-aligned to it (oracle)", np.mean(nearest))]
+
+
+def voice_renderings(text, sc, folder: Path) -> list:
+    """``text`` spoken by every installed English voice at rate 1.0 into ``folder``:
+    (voice, WAV path, normalised log-mel cut to ``max_frames``) each."""
+    from zidong.audio.features import log_mel, normalize_log_mel
+    from zidong.data.corpus.tts import synthesize, voices
+    from zidong.data.media import decode_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for vi, voice in enumerate(voices("en")):
+        wav = folder / f"{vi}.wav"
+        synthesize(text, "en", voice, 1.0, wav)
+        x = decode_audio(wav.read_bytes(), sc.sample_rate)[0]
+        out.append((voice, wav, normalize_log_mel(log_mel(x, sc))[:sc.max_frames]))
+    return out
+
+
+def aligned_others(mels, i) -> list:
+    """Every mel but the ``i``-th, mapped onto the ``i``-th's timeline by DTW."""
+    return [_aligned_to(mels[i], o) for j, o in enumerate(mels) if j != i]
 
 
 def _aligned_to(m, other):

@@ -38,10 +38,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-    from mel_baselines import _aligned_to
+    from mel_baselines import aligned_others, voice_renderings
     from zidong.audio.features import denormalize_log_mel, log_mel, normalize_log_mel
     from zidong.config.loader import load_config
-    from zidong.data.corpus.tts import synthesize, voices
     from zidong.data.media import decode_audio
     from zidong.eval.asr_scorer import SphinxScorer, caption_jsgf
     from zidong.eval.text_metrics import corpus_wer
@@ -69,13 +68,9 @@ def main(argv=None) -> int:
     refs, examples = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for ci, text in enumerate(texts):
-            renders = []
-            for vi, voice in enumerate(voices("en")):
-                wav = Path(tmp) / f"{ci}_{vi}.wav"
-                synthesize(text, "en", voice, 1.0, wav)
-                renders.append((voice, wav, mel_of(wav.read_bytes())))
+            renders = voice_renderings(text, sc, Path(tmp) / str(ci))
             for vi, (voice, wav, m) in enumerate(renders):
-                others = [_aligned_to(m, o) for j, (_, _, o) in enumerate(renders) if j != vi]
+                others = aligned_others([r[2] for r in renders], vi)
                 mels = {"own_mel": m, "other_voices_median": np.median(others, axis=0),
                         "corpus_median": np.broadcast_to(median, m.shape)}
                 heard["recorded"].append(scorer.transcribe(wav))
