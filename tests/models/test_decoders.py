@@ -232,3 +232,50 @@ def test_the_alignment_prior_changes_only_what_is_said_from_text_in_graph_mode()
     b = ms.jit(with_prior)(memory, mmask, lengths)[0].asnumpy()
     assert np.abs(a[:2] - b[:2]).max() > 1e-3                     # speech from text: biased
     np.testing.assert_allclose(a[2:], b[2:], atol=1e-5)           # no text: the same decoder
+
+
+def test_learned_durations_start_as_the_uniform_prior_and_learn_from_the_frames():
+    uniform_cfg = load_config("tiny", ["model.speech_decoder.align_prior=0.1"]).model
+    learned_cfg = load_config("tiny", ["model.speech_decoder.align_prior=0.1",
+                                       "model.speech_decoder.align_durations=learned"]).model
+    ms.set_seed(0)
+    model = create_model(learned_cfg)
+    model.set_train(False)
+    batch = make_batch(learned_cfg, PRESENCE, seed=5, text_len=6, frames=44)
+    memory, mmask = model(*batch)[:2]
+    lengths = ms.Tensor(np.full(4, 40, np.float32))
+    dec = model.speech_decoder
+    uniform = create_model(uniform_cfg).speech_decoder
+    ms.load_param_into_net(uniform, {p.name: p for p in dec.get_parameters()})
+    uniform.set_train(False)
+    # zero-initialised durations: exactly the uniform prior (what a checkpoint without them gets)
+    np.testing.assert_allclose(ms.jit(dec)(memory, mmask, lengths)[0].asnumpy(),
+                               ms.jit(uniform)(memory, mmask, lengths)[0].asnumpy(), atol=1e-6)
+
+    # the frame loss alone moves them: durations differ between tokens after a few steps
+    rng = np.random.default_rng(4)
+    target = ms.Tensor(rng.normal(size=(4, learned_cfg.speech.max_frames,
+                                        learned_cfg.speech.n_mels)).astype(np.float32))
+    frame_mask = ms.Tensor((np.arange(learned_cfg.speech.max_frames)[None] < 40)
+                           .repeat(4, 0).astype(np.float32))
+    memory, mmask = ms.Tensor(memory.asnumpy()), ms.Tensor(mmask.asnumpy())
+    dec.set_train(True)
+
+    def loss_fn(mem, mask, lens, mel, fmask):
+        return masked_l1(dec(mem, mask, lens)[0], mel, fmask)
+
+    overfit(loss_fn, dec.trainable_params(), 20, 1e-2, memory, mmask, lengths, target, frame_mask)
+    assert np.abs(dec.dur.weight.asnumpy()).max() > 0
+    dur = dec.token_durations(memory, mmask).asnumpy()
+    text = mmask.asnumpy()[:, 2:2 + learned_cfg.text.max_len] > 0
+    assert not dur[~text].any()                                   # padding takes no time
+    real = dur[0][text[0]]
+    assert real.max() - real.min() > 1e-3, real
+
+
+def test_learned_durations_need_the_prior():
+    with pytest.raises(ValueError, match="align_durations"):
+        load_config("tiny", ["model.speech_decoder.align_durations=learned"])
+    with pytest.raises(ValueError, match="align_durations"):
+        load_config("tiny", ["model.speech_decoder.align_prior=0.1",
+                             "model.speech_decoder.align_durations=spline"])

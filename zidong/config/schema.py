@@ -155,12 +155,20 @@ class SpeechDecoderConfig(TransformerConfig):
     # width (a fraction of the utterance) of a diagonal prior on the cross-attention to the text
     # tokens: frame t of T favours the tokens near t/T of the text; 0 = no prior
     align_prior: float = 0.0
+    # where the prior puts each text token: "uniform" (every token equally long) or "learned"
+    # (a duration per token read off the memory, trained through the prior; needs align_prior)
+    align_durations: str = "uniform"
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
         _positive(self, prefix, "reduction")
         _require(self.align_prior >= 0.0, f"{prefix}.align_prior",
                  f"must be 0 (off) or a positive width, got {self.align_prior}")
+        _require(self.align_durations in ("uniform", "learned"), f"{prefix}.align_durations",
+                 f"must be 'uniform' or 'learned', got {self.align_durations!r}")
+        _require(self.align_durations == "uniform" or self.align_prior > 0,
+                 f"{prefix}.align_durations",
+                 "'learned' places the alignment prior's centres: set align_prior > 0 too")
 
 
 @dataclass

@@ -24,7 +24,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
 # Tensors added to the model after runs had been made, whose zero value reproduces exactly what
 # those runs computed; a checkpoint without them loads with them zeroed, and says so.
 ADDED_LATER = {"speech_decoder.lang": "the speech decoder's language embedding (no language "
-                                      "control: image -> speech speaks whatever the run learnt)"}
+                                      "control: image -> speech speaks whatever the run learnt)",
+               "speech_decoder.dur.weight": "learned token durations (zero: equal durations, "
+                                            "the uniform alignment prior)",
+               "speech_decoder.dur.bias": "learned token durations (zero: equal durations)"}
 
 
 def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:

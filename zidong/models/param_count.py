@@ -105,7 +105,9 @@ def speech_decoder(m: ModelConfig) -> int:
     queries = s.max_frames // t.reduction
     return (queries * t.hidden + linear(REL_FEATURES, t.hidden) + stack(t, cross=m.unified_dim)
             + linear(t.hidden, t.reduction * s.n_mels) + linear(m.unified_dim, t.hidden)
-            + linear(t.hidden, 1) + NUM_LANGS * t.hidden)
+            + linear(t.hidden, 1) + NUM_LANGS * t.hidden
+            + (linear(m.unified_dim, 1) if t.align_prior > 0 and t.align_durations == "learned"
+               else 0))
 
 
 COMPONENTS = {

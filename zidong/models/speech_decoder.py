@@ -17,6 +17,12 @@ otherwise spends its first hundreds of steps finding that out (it generates the 
 voice whatever the prompt, docs/results.md). The prior only biases the scores; the attention can
 still move off the diagonal, and image and CLS keys are not biased.
 
+With ``align_durations: learned`` the prior's centres come from a duration per text token, read
+off the memory by one linear layer (log-duration, zero-initialised: every token starts equally
+long, which is exactly the uniform prior). Nothing supervises the durations directly: the L1 on the
+frames reaches them through the prior, so a word the voices hold longer can claim more frames than
+"a" does. Only relative durations matter; the utterance length comes from the length predictor.
+
 A language embedding (en / zh / other, added to every query and to the length predictor) says which
 language to speak: an image alone does not say it, so image -> speech needs it.
 """
@@ -44,6 +50,10 @@ class SpeechDecoder(nn.Cell):
         self.text_start, self.text_len = TEXT_START, text_len
         self.prior_scale = 0.0 if cfg.align_prior <= 0 or text_len <= 0 else \
             -0.5 / cfg.align_prior ** 2
+        self.learn_durations = self.prior_scale != 0.0 and cfg.align_durations == "learned"
+        if self.learn_durations:
+            self.dur = Linear(memory_dim, 1)
+            self.dur.weight.set_data(Tensor(np.zeros((1, memory_dim), np.float32)))
         self.n_mels, self.max_frames, self.reduction = n_mels, max_frames, cfg.reduction
         self.queries = max_frames // cfg.reduction
         self.pos = embedding_table(self.queries, cfg.hidden, "pos")
@@ -79,12 +89,22 @@ class SpeechDecoder(nn.Cell):
         """(B,) lengths in frames -> (B, max_frames) float 1/0."""
         return (self.frame_idx < lengths.reshape(-1, 1)).astype(ms.float32)
 
-    def alignment_prior(self, rel, memory_mask):
+    def token_durations(self, memory, memory_mask):
+        """(B, Lt) relative duration of each text token (0 on padding); 1 each when not learnt."""
+        text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+        if not self.learn_durations or memory is None:
+            return text
+        log_d = self.dur(memory[:, self.text_start:self.text_start + self.text_len])
+        # clipped: a token at most e^3 times as long as another's mean, and never zero
+        return ops.exp(ops.clip(log_d.reshape(text.shape), -3.0, 3.0)) * text
+
+    def alignment_prior(self, rel, memory_mask, memory=None):
         """(B, Q, 1) relative query positions -> (B, 1, Q, Lm) additive prior on the text keys."""
         b, lm = memory_mask.shape[0], memory_mask.shape[1]
         text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
-        n = ops.maximum(text.sum(axis=1, keepdims=True), 1.0)
-        token_rel = (ops.cumsum(text, axis=1) - 0.5) / n            # centre of each real token
+        dur = self.token_durations(memory, memory_mask)
+        total = ops.maximum(dur.sum(axis=1, keepdims=True), 1e-6)
+        token_rel = (ops.cumsum(dur, axis=1) - 0.5 * dur) / total    # centre of each real token
         d = rel - token_rel.reshape(b, 1, self.text_len)               # (B, Q, Lt)
         prior = self.prior_scale * d * d * text.reshape(b, 1, self.text_len)
         q = rel.shape[1]
@@ -104,7 +124,7 @@ class SpeechDecoder(nn.Cell):
         x = self.pos + self.rel_in(rel_feats) + lang_vec.reshape(b, 1, -1)
         memory_bias = key_bias(memory_mask)
         if self.prior_scale != 0.0:
-            memory_bias = memory_bias + self.alignment_prior(rel, memory_mask)
+            memory_bias = memory_bias + self.alignment_prior(rel, memory_mask, memory)
         x = self.stack(self.drop(x), self.no_bias, memory, memory_bias)
         mel = self.mel_out(x).reshape(b, self.max_frames, self.n_mels)
         return mel, self.predict_length(memory, lang)  # (B, max_frames, n_mels), (B,)
