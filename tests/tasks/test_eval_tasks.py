@@ -72,6 +72,8 @@ def test_eval_runs_every_task_and_writes_the_report(tiny_run, mini_corpus, tmp_p
     assert "![t2i](t2i_grid.png)" in report and (out / "t2i_grid.png").is_file()
     assert "no independent scorer" in report and ".wav)" in report
     assert len(list((out / "t2s").glob("*.wav"))) == 3
+    for task in ("t2s", "i2s"):
+        assert f"]({task}_mels.png)" in report and (out / f"{task}_mels.png").is_file()
 
     vqa = tmp_path / "vqa.jsonl"
     make_vqa_manifest(mini_corpus / "test.jsonl", vqa, per_sample=1, seed=0)

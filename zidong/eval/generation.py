@@ -94,10 +94,14 @@ class GenerationEval:
             folder = self.out / task
             folder.mkdir(parents=True, exist_ok=True)
             sr = e.cfg.model.speech.sample_rate
-            for s, w in zip(samples, e.speech(batch, task)):
-                path = save_wav(folder / f"{s.id}.wav", w, sr)
+            mels = e.mels(batch, task)
+            for i, (s, m) in enumerate(zip(samples, mels)):
+                path = save_wav(folder / f"{s.id}.wav", e.vocode(m), sr)
+                # the recording's log-mel, where the sample has one, for the report's spectrograms
+                n = int(batch["mel_len"][i])
+                recorded = batch["mel"][i, :n] if s.audio is not None and n > 0 else None
                 self.records[task].append({"id": s.id, "lang": s.lang, "ref": s.text,
-                                           "output": str(path)})
+                                           "output": str(path), "mel": m, "recorded": recorded})
 
     # ---- scores ---------------------------------------------------------------------------------
     def metrics(self) -> dict:

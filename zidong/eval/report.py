@@ -48,6 +48,34 @@ def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> 
     return path
 
 
+def mel_grid(records: list, path: Path, limit: int = 6) -> Path:
+    """Generated log-mels (left) beside the recordings' (right), same colour scale: whether the
+    output has the words' structure in time shows here before any scorer reads it."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from zidong.eval.text_metrics import has_cjk
+    recs = records[:limit]
+    fig, axes = plt.subplots(len(recs), 2, figsize=(10, 1.9 * len(recs)), squeeze=False)
+    for (gen_ax, rec_ax), r in zip(axes, recs):
+        ref = r.get("ref") or r["id"]
+        gen_ax.set_title(_wrap(r["id"] if has_cjk(ref) else ref, 70) + " (generated)", fontsize=7)
+        gen_ax.imshow(r["mel"].T, origin="lower", aspect="auto", vmin=-3, vmax=3)
+        if r.get("recorded") is not None:
+            rec_ax.imshow(r["recorded"].T, origin="lower", aspect="auto", vmin=-3, vmax=3)
+            rec_ax.set_title("recorded", fontsize=7)
+        for ax in (gen_ax, rec_ax):
+            ax.set_xlim(0, max(len(r["mel"]), 0 if r.get("recorded") is None
+                               else len(r["recorded"])))
+            ax.axis("off")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def _wrap(text: str, width: int = 38) -> str:
     # long words are cut too, which is what Chinese (no spaces) needs
     return textwrap.fill(text, width)
@@ -65,7 +93,9 @@ def write_report(out: Path, title: str, metrics: dict, records: dict) -> Path:
                       f"![{task}]({grid.name})"]
     for task in ("t2s", "i2s"):
         if records.get(task):
-            lines += ["", f"## {task}: generated speech", "", NO_ZH_SCORER, ""]
+            grid = mel_grid(records[task], out / f"{task}_mels.png")
+            lines += ["", f"## {task}: generated speech", "", NO_ZH_SCORER, "",
+                      f"![{task} log-mels, generated and recorded]({grid.name})", ""]
             for r in records[task][:10]:
                 heard = f" — heard: “{r['heard']}”" if "heard" in r else ""
                 lines.append(f"- [{r['id']}]({Path(r['output']).relative_to(out)}) "

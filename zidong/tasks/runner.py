@@ -147,7 +147,11 @@ class TaskRunner:
 
     def speech(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
         """t2s / i2s: one waveform (float32 at the config's sample rate) per sample."""
-        return [self._vocode(denormalize_log_mel(m)) for m in self.mels(batch, task, lang)]
+        return [self.vocode(m) for m in self.mels(batch, task, lang)]
+
+    def vocode(self, mel: np.ndarray) -> np.ndarray:
+        """A normalised log-mel (frames, n_mels), as ``mels`` gives it -> waveform."""
+        return self._vocode(denormalize_log_mel(mel))
 
     def run(self, batch: dict, task: str, **kw):
         if task not in CONDITION:
