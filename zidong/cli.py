@@ -126,6 +126,20 @@ def cmd_data_mix(args) -> int:
     return 0
 
 
+def cmd_data_align(args) -> int:
+    import json
+
+    from zidong.data.align import align_manifest
+    from zidong.data.manifest import DataError
+    try:
+        result = align_manifest(args.data, args.out)
+    except (DataError, FileNotFoundError, ImportError) as e:
+        print(f"zidong: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+    return 0
+
+
 def cmd_data_vqa(args) -> int:
     import json
 
@@ -303,6 +317,11 @@ def _add_data_parsers(sub) -> None:
                    "the corpus's voices) for VQA from speech: WAVs beside the manifest, no text")
     p.add_argument("--workers", type=int, default=2, help="processes speaking (--speak)")
     p.set_defaults(func=cmd_data_vqa)
+    p = data.add_parser("align", help="word times of English recordings (PocketSphinx forced "
+                        "alignment) into meta.words")
+    p.add_argument("data", help="manifest")
+    p.add_argument("--out", required=True, help="the manifest written, with meta.words")
+    p.set_defaults(func=cmd_data_align)
     p = data.add_parser("mix", help="one manifest from several, each at its own fraction "
                         "(e.g. new data plus a replay of the original)")
     p.add_argument("--take", action="append", required=True, metavar="MANIFEST[=FRACTION]",
