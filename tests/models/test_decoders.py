@@ -279,3 +279,73 @@ def test_learned_durations_need_the_prior():
     with pytest.raises(ValueError, match="align_durations"):
         load_config("tiny", ["model.speech_decoder.align_prior=0.1",
                              "model.speech_decoder.align_durations=spline"])
+
+
+def test_aligned_mode_gives_each_query_its_own_token_and_its_offset():
+    cfg = load_config("tiny", ["model.speech_decoder.align_durations=aligned"]).model
+    dec = create_model(cfg).speech_decoder
+    lt = cfg.text.max_len
+    mask = np.zeros((1, 2 + lt + 3), np.float32)
+    mask[:, :2] = 1
+    mask[0, 2:5] = 1                                  # three tokens
+    mask[0, -3:] = 1                                  # and some other keys
+    shares = np.zeros((1, lt), np.float32)
+    shares[0, :3] = [0.2, 0.5, 0.3]                   # spans [0, .2) [.2, .7) [.7, 1)
+    rel = np.array([0.1, 0.45, 0.95, 1.2], np.float32).reshape(1, 4, 1)
+    bias, offset = dec.regulate(ms.Tensor(rel), ms.Tensor(shares), ms.Tensor(mask))
+    bias = bias.asnumpy()[0, 0]                       # (Q, Lm)
+    open_text = bias[:, 2:5] == 0
+    assert open_text.tolist() == [[True, False, False], [False, True, False],
+                                  [False, False, True], [False, False, False]]
+    np.testing.assert_allclose(offset.asnumpy().reshape(-1), [0.5, 0.5, 5 / 6, 0.0], atol=1e-5)
+    # CLS, padding and the other modalities' keys are never biased here
+    assert not bias[:, :2].any() and not bias[:, 5:].any()
+
+
+def test_aligned_mode_trains_its_duration_predictor_in_a_pretraining_step():
+    from zidong.train.pretrain_net import OBJECTIVES, PretrainNet
+    from zidong.train.step import make_train_step
+    # the speech decoder alone, on all four rows
+    cfg = load_config("tiny", ["model.speech_decoder.align_durations=aligned",
+                               "data.masking.hide_per_batch=4", "data.masking.match_negatives=0",
+                               "train.batch_size=4", "train.objectives.text_gen=0",
+                               "train.objectives.image_gen=0"])
+    ms.set_seed(0)
+    model = create_model(cfg.model)
+    net = PretrainNet(model, cfg)
+    b, lt = 4, cfg.model.text.max_len
+    rng = np.random.default_rng(0)
+    batch = make_batch(cfg.model, [[1, 0, 1]] * b, seed=3, text_len=6, frames=44)
+    text_ids, text_mask, image, mel, mel_mask, presence = [x.asnumpy() for x in batch]
+    z = np.zeros
+    dur = z((b, lt), np.float32)
+    dur[:2, :6] = rng.dirichlet(np.ones(6), size=2)    # two samples timed, two not
+    inputs = dict(text_ids=text_ids, text_mask=text_mask, dec_in=text_ids, dec_target=text_ids,
+                  dec_mask=text_mask, text_masked=text_ids,
+                  text_mlm_pos=z((b, cfg.data.masking.text_count), np.int32),
+                  text_mlm_weight=z((b, cfg.data.masking.text_count), np.float32),
+                  image=image, image_mlm_mask=z((b, cfg.model.vision_patches), np.float32),
+                  mel=mel, mel_mask=mel_mask, mel_mlm_mask=z(mel_mask.shape, np.float32),
+                  mel_len=mel_mask.sum(1).astype(np.float32), presence=presence,
+                  hidden=np.tile(np.array([0, 0, 1], np.float32), (b, 1)),
+                  lang_id=z(b, np.int32), answer=z(b, np.float32), text_dur=dur)
+    from zidong.train.pretrain_net import BATCH
+    weights = np.zeros(len(OBJECTIVES), np.float32)
+    weights[OBJECTIVES.index("speech_gen")] = 1
+    args = [ms.Tensor(inputs[c]) for c in BATCH] + [ms.Tensor(weights)]
+    dec = model.speech_decoder
+    before = dec.duration_shares(*model(*batch)[:2]).asnumpy()
+    params = [p for p in net.trainable_params() if "speech_decoder.dur." in p.name]
+
+    def total(*a):
+        return net(*a)[0]
+
+    step = make_train_step(total, nn.AdamWeightDecay(params, 1e-2, weight_decay=0.0))
+    first = float(step(*args).asnumpy())
+    for _ in range(30):
+        last = float(step(*args).asnumpy())
+    assert last < first                                 # the duration term falls
+    after = dec.duration_shares(*model(*batch)[:2]).asnumpy()
+    # the predictor moved towards the two timed samples' shares, away from equal ones
+    err = lambda s: np.abs(np.log(s[:2, :6]) - np.log(dur[:2, :6])).mean()
+    assert err(after) < err(before)

@@ -155,8 +155,10 @@ class SpeechDecoderConfig(TransformerConfig):
     # width (a fraction of the utterance) of a diagonal prior on the cross-attention to the text
     # tokens: frame t of T favours the tokens near t/T of the text; 0 = no prior
     align_prior: float = 0.0
-    # where the prior puts each text token: "uniform" (every token equally long) or "learned"
-    # (a duration per token read off the memory, trained through the prior; needs align_prior)
+    # where each text token lies in time: "uniform" (the prior's equal shares), "learned" (a
+    # duration per token read off the memory, trained through the prior alone; needs
+    # align_prior) or "aligned" (no prior: each frame attends to its own token, placed by word
+    # times from `zidong data align` in training and by a duration predictor trained on them)
     align_durations: str = "uniform"
 
     def check(self, prefix: str) -> None:
@@ -164,11 +166,15 @@ class SpeechDecoderConfig(TransformerConfig):
         _positive(self, prefix, "reduction")
         _require(self.align_prior >= 0.0, f"{prefix}.align_prior",
                  f"must be 0 (off) or a positive width, got {self.align_prior}")
-        _require(self.align_durations in ("uniform", "learned"), f"{prefix}.align_durations",
-                 f"must be 'uniform' or 'learned', got {self.align_durations!r}")
-        _require(self.align_durations == "uniform" or self.align_prior > 0,
+        _require(self.align_durations in ("uniform", "learned", "aligned"),
+                 f"{prefix}.align_durations",
+                 f"must be 'uniform', 'learned' or 'aligned', got {self.align_durations!r}")
+        _require(self.align_durations != "learned" or self.align_prior > 0,
                  f"{prefix}.align_durations",
                  "'learned' places the alignment prior's centres: set align_prior > 0 too")
+        _require(self.align_durations != "aligned" or self.align_prior == 0,
+                 f"{prefix}.align_durations",
+                 "'aligned' replaces the soft prior by each frame's own token: set align_prior 0")
 
 
 @dataclass

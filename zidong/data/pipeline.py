@@ -14,7 +14,7 @@ import numpy as np
 
 from zidong.config.schema import Config
 from zidong.data.manifest import DataError
-from zidong.data.processor import COLUMNS, RAW_COLUMNS, SampleProcessor
+from zidong.data.processor import COLUMNS, OPTIONAL_RAW, RAW_COLUMNS, SampleProcessor
 from zidong.data.sources import ManifestSource, count_mindrecord, is_mindrecord
 
 
@@ -39,8 +39,9 @@ class DataPipeline:
         if self.mindrecord:
             self.source, self.size, self.manifest_problems = None, count_mindrecord(self.path), []
             import mindspore.dataset as ds
-            if "answer" not in ds.MindDataset(str(self.path), shuffle=False).get_col_names():
-                self.raw_columns = [c for c in RAW_COLUMNS if c != "answer"]  # packed before it
+            # a file packed before a column existed lacks it; the processor's default stands in
+            names = ds.MindDataset(str(self.path), shuffle=False).get_col_names()
+            self.raw_columns = [c for c in RAW_COLUMNS if c in names or c not in OPTIONAL_RAW]
         else:
             self.source = ManifestSource(self.path, strict=strict)
             self.size, self.manifest_problems = len(self.source), self.source.problems

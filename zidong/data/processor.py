@@ -7,6 +7,8 @@ counted. Nothing is dropped silently.
 """
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,11 +25,15 @@ from zidong.data.media import decode_audio, decode_image
 
 # what a reader yields per sample
 RAW_COLUMNS = ["index", "line", "id", "text", "lang", "image", "audio", "has", "label", "error",
-               "image_path", "audio_path", "answer"]
+               "image_path", "audio_path", "answer", "words"]
+# added after files had been packed: a MindRecord without them reads with the defaults
+OPTIONAL_RAW = ("answer", "words")
+_LETTER = re.compile(r"[a-z']")
 # what a batch holds (B leading); the order is the order of the dataset's columns
 COLUMNS = ["text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
            "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
-           "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index", "answer"]
+           "mel_mlm_mask", "mel_len", "presence", "hidden", "label", "lang_id", "index", "answer",
+           "text_dur"]
 
 
 @dataclass
@@ -90,10 +96,11 @@ class SampleProcessor:
                 z(m.vision_patches, np.float32),
                 np.full((t, m.speech.n_mels), normalize_log_mel(LOG_MEL_FLOOR), np.float32),
                 z(t, np.float32), z(t, np.float32), np.float32(0), z(3, np.float32),
-                z(3, np.float32), np.int32(-1), np.int32(2), np.int32(-1), np.float32(0))
+                z(3, np.float32), np.int32(-1), np.int32(2), np.int32(-1), np.float32(0),
+                z(lt, np.float32))
 
     def __call__(self, index, line, sid, text, lang, image, audio, has, label, error, image_path,
-                 audio_path, answer=""):
+                 audio_path, answer="", words=""):
         """The mindspore.dataset map function: RAW_COLUMNS -> COLUMNS + [valid]."""
         index, sid = int(index), f"{_str(sid)!r} (manifest line {int(line)})"
         try:
@@ -101,7 +108,7 @@ class SampleProcessor:
                 raise DataError(_str(error))
             row = self.process(index, _str(text), _str(lang), image.tobytes(), audio.tobytes(),
                                np.asarray(has) > 0, int(label), _str(image_path), _str(audio_path),
-                               _str(answer))
+                               _str(answer), _str(words))
             return row + (np.int32(1),)
         except DataError as e:
             if self.strict:
@@ -111,7 +118,7 @@ class SampleProcessor:
             return self.empty() + (np.int32(0),)
 
     def process(self, index, text, lang, image, audio, has, label, image_path, audio_path,
-                answer=""):
+                answer="", words=""):
         m, mk = self.m, self.cfg.data.masking
         rng = np.random.default_rng([self.seed, self.epoch, index])
         row = list(self.empty())
@@ -140,6 +147,8 @@ class SampleProcessor:
                 row[10:14] = self._speech(audio, rng)
             except DataError as e:
                 raise DataError(f"{audio_path}: {e}") from None
+        if words and has[0] and has[2]:
+            row[20] = self._durations(text, words, float(row[13]))
         row[14] = has.astype(np.float32)
         if self.masking and not answer:
             row[15] = hide_modalities(has, self.slots.get(index), mk.single_source_prob, rng)
@@ -172,6 +181,39 @@ class SampleProcessor:
             masked, pos, weight = text_ids.copy(), np.zeros(mk.text_count, np.int32), \
                 np.zeros(mk.text_count, np.float32)
         return [text_ids, mask, dec_in, dec_target, dec_mask, masked, pos, weight]
+
+    def _durations(self, text, words, frames):
+        """Each text token's share of the utterance, from the aligned word times of
+        ``meta.words`` (``zidong data align``): a word runs from its start to the next word's
+        start (the first from 0, the last to the end), so pauses count with the word before
+        them; a word's pieces share it equally. Zeros, counted, when they cannot be matched."""
+        sc, lt = self.m.speech, self.m.text.max_len
+        zero = np.zeros(lt, np.float32)
+        try:
+            starts = [float(w[1]) for w in json.loads(words)]
+        except (ValueError, TypeError, IndexError):
+            raise DataError(f"meta.words is not [[word, start_s, end_s], ...]: {words[:60]!r}") \
+                from None
+        pieces = self.tok.pieces(text.strip())
+        total = frames * sc.hop_length / sc.sample_rate
+        if len(pieces) > lt - 1 or frames >= sc.max_frames:
+            self.log.count("word times unused: text or audio truncated")
+            return zero
+        groups = []           # piece indices of each word, a word starting at a "▁" piece
+        for i, p in enumerate(pieces):
+            if p.startswith("\u2581") or not groups:
+                groups.append([])
+            groups[-1].append(i)
+        # pieces of punctuation alone are no aligned word: they get no time
+        groups = [g for g in groups if _LETTER.search("".join(pieces[i] for i in g).lower())]
+        if len(groups) != len(starts) or not starts or starts[-1] >= total:
+            self.log.count("word times unused: they do not match the text's tokens")
+            return zero
+        bounds = [0.0] + starts[1:] + [total]
+        out = zero.copy()
+        for k, g in enumerate(groups):
+            out[g] = (bounds[k + 1] - bounds[k]) / total / len(g)
+        return out
 
     def _decoder_arrays(self, ids, lang):
         """Teacher-forcing input (language token first), target (EOS last) and mask."""

@@ -2,6 +2,7 @@
 MindRecord file (media bytes inside). Both index samples in manifest order."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,13 @@ def raw_row(manifest: Path, index: int, s: Sample) -> tuple:
     image, image_path, err_i = _read(manifest, s.image)
     audio, audio_path, err_a = _read(manifest, s.audio)
     has = np.array([s.text is not None, s.image is not None, s.audio is not None], np.int32)
-    answer = s.meta.get("answer") if isinstance(s.meta, dict) else None
+    meta = s.meta if isinstance(s.meta, dict) else {}
+    answer, words = meta.get("answer"), meta.get("words")
     return (np.int32(index), np.int32(s.line), np.array(s.id), np.array(s.text or ""), np.array(s.lang or ""),
             image, audio, has, np.int32(-1 if s.label is None else s.label),
             np.array(err_i or err_a), np.array(image_path), np.array(audio_path),
-            np.array(str(answer) if answer is not None else ""))
+            np.array(str(answer) if answer is not None else ""),
+            np.array(json.dumps(words) if words else ""))
 
 
 class ManifestSource:
@@ -54,7 +57,7 @@ MINDRECORD_SCHEMA = {
     "lang": {"type": "string"}, "image": {"type": "bytes"}, "audio": {"type": "bytes"},
     "has": {"type": "int32", "shape": [3]}, "label": {"type": "int32"},
     "error": {"type": "string"}, "image_path": {"type": "string"},
-    "audio_path": {"type": "string"}, "answer": {"type": "string"},
+    "audio_path": {"type": "string"}, "answer": {"type": "string"}, "words": {"type": "string"},
 }
 
 
@@ -80,7 +83,8 @@ def pack_mindrecord(manifest: str | Path, out: str | Path, strict: bool = False)
         rows.append({"index": int(r[0]), "line": int(r[1]), "id": str(r[2]), "text": str(r[3]),
                      "lang": str(r[4]), "image": r[5].tobytes(), "audio": r[6].tobytes(),
                      "has": r[7], "label": int(r[8]), "error": str(r[9]),
-                     "image_path": str(r[10]), "audio_path": str(r[11]), "answer": str(r[12])})
+                     "image_path": str(r[10]), "audio_path": str(r[11]), "answer": str(r[12]),
+                     "words": str(r[13])})
         if len(rows) == 256:
             writer.write_raw_data(rows)
             rows = []

@@ -27,7 +27,10 @@ ADDED_LATER = {"speech_decoder.lang": "the speech decoder's language embedding (
                                       "control: image -> speech speaks whatever the run learnt)",
                "speech_decoder.dur.weight": "learned token durations (zero: equal durations, "
                                             "the uniform alignment prior)",
-               "speech_decoder.dur.bias": "learned token durations (zero: equal durations)"}
+               "speech_decoder.dur.bias": "learned token durations (zero: equal durations)",
+               "speech_decoder.offset_in.weight": "each frame's offset inside its token (zero: "
+                                                  "not told)",
+               "speech_decoder.offset_in.bias": "each frame's offset inside its token"}
 
 
 def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from zidong.config.schema import ModelConfig
 from zidong.config.special_tokens import NUM_LANGS
 from zidong.models.patch_embed import conv_widths, hmlp_width
-from zidong.models.speech_decoder import REL_FEATURES
+from zidong.models.speech_decoder import OFFSET_FEATURES, REL_FEATURES
 
 
 def linear(i: int, o: int) -> int:
@@ -107,7 +107,9 @@ def speech_decoder(m: ModelConfig) -> int:
             + linear(t.hidden, t.reduction * s.n_mels) + linear(m.unified_dim, t.hidden)
             + linear(t.hidden, 1) + NUM_LANGS * t.hidden
             + (linear(m.unified_dim, 1) if t.align_prior > 0 and t.align_durations == "learned"
-               else 0))
+               else 0)
+            + (linear(m.unified_dim, 1) + linear(OFFSET_FEATURES, t.hidden)
+               if t.align_durations == "aligned" else 0))
 
 
 COMPONENTS = {

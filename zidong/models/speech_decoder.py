@@ -23,6 +23,12 @@ long, which is exactly the uniform prior). Nothing supervises the durations dire
 frames reaches them through the prior, so a word the voices hold longer can claim more frames than
 "a" does. Only relative durations matter; the utterance length comes from the length predictor.
 
+With ``align_durations: aligned`` there is no soft prior: each query attends to the one text token
+its time falls in (FastSpeech's length regulation, as a mask on the cross-attention) and is told
+its offset inside that token. Where the token boundaries come from: in training, the word times of
+``meta.words`` (``zidong data align``; the batch's ``text_dur``), equal shares for a sample without
+them; at inference, a duration predictor (the linear layer above) trained on those times.
+
 A language embedding (en / zh / other, added to every query and to the length predictor) says which
 language to speak: an image alone does not say it, so image -> speech needs it.
 """
@@ -36,9 +42,10 @@ from mindspore import Tensor, nn, ops
 
 from zidong.config.special_tokens import NUM_LANGS
 
-from .layers import Linear, TransformerStack, dropout, embedding_table, key_bias
+from .layers import NEG_INF, Linear, TransformerStack, dropout, embedding_table, key_bias
 
 REL_FEATURES = 4
+OFFSET_FEATURES = 3
 TEXT_START = 2  # first text token in the fused memory, after the fusion's and the text's CLS
 
 
@@ -51,9 +58,15 @@ class SpeechDecoder(nn.Cell):
         self.prior_scale = 0.0 if cfg.align_prior <= 0 or text_len <= 0 else \
             -0.5 / cfg.align_prior ** 2
         self.learn_durations = self.prior_scale != 0.0 and cfg.align_durations == "learned"
-        if self.learn_durations:
+        self.aligned = cfg.align_durations == "aligned" and text_len > 0
+        if self.learn_durations or self.aligned:
             self.dur = Linear(memory_dim, 1)
             self.dur.weight.set_data(Tensor(np.zeros((1, memory_dim), np.float32)))
+        if self.aligned:
+            # zero: a checkpoint without it computes what it did before
+            self.offset_in = Linear(OFFSET_FEATURES, cfg.hidden)
+            self.offset_in.weight.set_data(Tensor(np.zeros((cfg.hidden, OFFSET_FEATURES),
+                                                           np.float32)))
         self.n_mels, self.max_frames, self.reduction = n_mels, max_frames, cfg.reduction
         self.queries = max_frames // cfg.reduction
         self.pos = embedding_table(self.queries, cfg.hidden, "pos")
@@ -92,11 +105,55 @@ class SpeechDecoder(nn.Cell):
     def token_durations(self, memory, memory_mask):
         """(B, Lt) relative duration of each text token (0 on padding); 1 each when not learnt."""
         text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
-        if not self.learn_durations or memory is None:
+        if not (self.learn_durations or self.aligned) or memory is None:
             return text
         log_d = self.dur(memory[:, self.text_start:self.text_start + self.text_len])
         # clipped: a token at most e^3 times as long as another's mean, and never zero
         return ops.exp(ops.clip(log_d.reshape(text.shape), -3.0, 3.0)) * text
+
+    def _text(self, memory_mask):
+        return memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+
+    def duration_shares(self, memory, memory_mask):
+        """(B, Lt) predicted share of the utterance of each text token (rows sum to 1 where
+        the memory holds text)."""
+        dur = self.token_durations(memory, memory_mask)
+        return dur / ops.maximum(dur.sum(axis=1, keepdims=True), 1e-6)
+
+    def seen_durations(self, durations, memory_mask):
+        """``durations`` (B, Lt) of the batch, zeroed where the memory holds no text: a sample
+        whose text was hidden from the fusion cannot be placed by it."""
+        return durations * self._text(memory_mask)
+
+    def _shares(self, memory, memory_mask, durations):
+        if durations is None:
+            return self.duration_shares(memory, memory_mask)
+        durations = self.seen_durations(durations, memory_mask)
+        text = self._text(memory_mask)
+        uniform = text / ops.maximum(text.sum(axis=1, keepdims=True), 1.0)
+        known = (durations.sum(axis=1, keepdims=True) > 0).astype(ms.float32)
+        return known * durations + (1.0 - known) * uniform
+
+    def regulate(self, rel, shares, memory_mask):
+        """(B, Q, 1) relative query positions and (B, Lt) token shares -> the (B, 1, Q, Lm)
+        bias that leaves each query only the text token its time falls in (other keys: CLS,
+        image, speech, untouched) and (B, Q, 1) its offset inside that token in [0, 1); a
+        query past the last token (the padding frames) sees no text token, offset 0."""
+        b, lm = memory_mask.shape[0], memory_mask.shape[1]
+        text = self._text(memory_mask).reshape(b, 1, self.text_len)
+        end = ops.cumsum(shares, axis=1)
+        start = (end - shares).reshape(b, 1, self.text_len)
+        end = end.reshape(b, 1, self.text_len)
+        inside = (rel >= start).astype(ms.float32) * (rel < end).astype(ms.float32) * text \
+            * (end > start).astype(ms.float32)                                    # (B, Q, Lt)
+        offset = ((rel - start) / ops.maximum(end - start, 1e-6) * inside).sum(axis=2,
+                                                                               keepdims=True)
+        bias = (1.0 - inside) * text * NEG_INF
+        q = rel.shape[1]
+        after = lm - self.text_start - self.text_len
+        bias = self.concat_keys((ops.zeros((b, q, self.text_start), ms.float32), bias,
+                                 ops.zeros((b, q, after), ms.float32)))
+        return bias.reshape(b, 1, q, lm), offset
 
     def alignment_prior(self, rel, memory_mask, memory=None):
         """(B, Q, 1) relative query positions -> (B, 1, Q, Lm) additive prior on the text keys."""
@@ -113,9 +170,11 @@ class SpeechDecoder(nn.Cell):
                                   ops.zeros((b, q, after), ms.float32)))
         return prior.reshape(b, 1, q, lm)
 
-    def construct(self, memory, memory_mask, lengths, lang=None):
+    def construct(self, memory, memory_mask, lengths, lang=None, durations=None):
         # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training);
-        # lang (B,) int language index (zidong.config.special_tokens.LANG_INDEX) or None
+        # lang (B,) int language index (zidong.config.special_tokens.LANG_INDEX) or None;
+        # durations (B, Lt) each text token's true share of the utterance (aligned mode,
+        # training), or None: predicted
         b = memory.shape[0]
         lang_vec = self._lang(lang, b)
         rel = self.centres / ops.maximum(lengths.reshape(-1, 1, 1), 1.0)  # (B, Q, 1)
@@ -123,7 +182,13 @@ class SpeechDecoder(nn.Cell):
                                  (rel > 1.0).astype(ms.float32)))
         x = self.pos + self.rel_in(rel_feats) + lang_vec.reshape(b, 1, -1)
         memory_bias = key_bias(memory_mask)
-        if self.prior_scale != 0.0:
+        if self.aligned:
+            bias, offset = self.regulate(rel, self._shares(memory, memory_mask, durations),
+                                         memory_mask)
+            memory_bias = memory_bias + bias
+            x = x + self.offset_in(self.concat((offset, ops.sin(math.pi * offset),
+                                                ops.cos(math.pi * offset))))
+        elif self.prior_scale != 0.0:
             memory_bias = memory_bias + self.alignment_prior(rel, memory_mask, memory)
         x = self.stack(self.drop(x), self.no_bias, memory, memory_bias)
         mel = self.mel_out(x).reshape(b, self.max_frames, self.n_mels)

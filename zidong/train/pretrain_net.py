@@ -37,7 +37,7 @@ OWN_PARAMS = {"mlm": "mlm.", "mim": "mim.", "msm": "msm.", "text_gen": "model.te
               "contrastive": "contrastive.", "matching": "matching."}
 BATCH = ("text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
          "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
-         "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id", "answer")
+         "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id", "answer", "text_dur")
 
 
 class PretrainNet(nn.Cell):
@@ -122,7 +122,8 @@ class PretrainNet(nn.Cell):
 
     def construct(self, text_ids, text_mask, dec_in, dec_target, dec_mask, text_masked,
                   text_mlm_pos, text_mlm_weight, image, image_mlm_mask, mel, mel_mask,
-                  mel_mlm_mask, mel_len, presence, hidden, lang_id, answer, weights, warm=False):
+                  mel_mlm_mask, mel_len, presence, hidden, lang_id, answer, text_dur, weights,
+                  warm=False):
         # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
         # task sampling can switch objectives per step without another graph). ``warm`` (a Python
         # bool, hence a compile-time constant: one graph per value) selects the warm-start phase
@@ -149,6 +150,7 @@ class PretrainNet(nn.Cell):
             mel, mel_mask, mel_mlm_mask, mel_len = mel[:f], mel_mask[:f], mel_mlm_mask[:f], \
                 mel_len[:f]
             presence, hidden, lang_id, answer = presence[:f], hidden[:f], lang_id[:f], answer[:f]
+            text_dur = text_dur[:f]
             paired = paired[:f]
             if self.use_clean:
                 clean = (clean[0][:f], clean[1][:f], clean[2][:f])
@@ -209,10 +211,19 @@ class PretrainNet(nn.Cell):
                                               memory_mask[si])
             image_gen = self.image_gen(code_logits, codes[si], hidden[si][:, 1])
         if self.on_speech:
-            pred, frac = model.speech_decoder(memory[ss], memory_mask[ss], mel_len[ss],
-                                              lang_id[ss])
-            speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
-                                         hidden[ss][:, 2])
+            sd = model.speech_decoder
+            if sd.aligned:
+                # teacher-forced token boundaries where the sample has word times
+                pred, frac = sd(memory[ss], memory_mask[ss], mel_len[ss], lang_id[ss],
+                                text_dur[ss])
+                speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
+                                             hidden[ss][:, 2],
+                                             sd.duration_shares(memory[ss], memory_mask[ss]),
+                                             sd.seen_durations(text_dur[ss], memory_mask[ss]))
+            else:
+                pred, frac = sd(memory[ss], memory_mask[ss], mel_len[ss], lang_id[ss])
+                speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
+                                             hidden[ss][:, 2])
 
         losses = (mlm, mim, msm, text_gen, image_gen, speech_gen, contrastive, matching)
         total = (ops.stack(losses) * weights).sum()
