@@ -20,10 +20,8 @@ def _cjk_font():
 
 
 def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from zidong.eval.text_metrics import has_cjk
+    plt = _pyplot()
     cjk = _cjk_font()
     recs = records[:limit]
     rows = (len(recs) + columns - 1) // columns
@@ -40,21 +38,14 @@ def image_grid(records: list, path: Path, columns: int = 4, limit: int = 16) -> 
                 ax.set_title(_wrap(title, 20), fontsize=7, fontproperties=cjk)
         else:
             ax.set_title(_wrap(title), fontsize=7)
-    fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(plt, fig, path)
 
 
 def mel_grid(records: list, path: Path, limit: int = 6) -> Path:
     """Generated log-mels (left) beside the recordings' (right), same colour scale: whether the
     output has the words' structure in time shows here before any scorer reads it."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from zidong.eval.text_metrics import has_cjk
+    plt = _pyplot()
     recs = records[:limit]
     fig, axes = plt.subplots(len(recs), 2, figsize=(10, 1.9 * len(recs)), squeeze=False)
     for (gen_ax, rec_ax), r in zip(axes, recs):
@@ -68,6 +59,18 @@ def mel_grid(records: list, path: Path, limit: int = 6) -> Path:
             ax.set_xlim(0, max(len(r["mel"]), 0 if r.get("recorded") is None
                                else len(r["recorded"])))
             ax.axis("off")
+    return _save(plt, fig, path)
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _save(plt, fig, path: Path) -> Path:
+    """Written whole or not at all: a temporary file renamed into place."""
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=100)
