@@ -15,13 +15,13 @@ English only: the shipped model has no Chinese.
 from __future__ import annotations
 
 import argparse
-import json
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from zidong.data.align import WordAligner, words_of
+from zidong.data.manifest import read_manifest, resolve
 
 
 def main() -> None:
@@ -30,17 +30,16 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=60, help="English recordings to align")
     args = ap.parse_args()
     manifest = Path(args.data)
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r.get("lang") == "en" and r.get("audio") and r.get("text")]
+    rows = [s for s in read_manifest(manifest)[0] if s.lang == "en" and s.audio and s.text]
     aligner = WordAligner()
     errors = {"uniform": [], "letters": []}
     durations, skipped = [], 0
     for r in rows[:args.limit]:
-        path = manifest.parent / r["audio"]
+        path = resolve(manifest, r.audio)
         with wave.open(str(path)) as w:
             seconds = w.getnframes() / w.getframerate()
-        words = words_of(r["text"])
-        segs = aligner.align(path, r["text"])
+        words = words_of(r.text)
+        segs = aligner.align(path, r.text)
         if segs is None:
             skipped += 1
             continue

@@ -2,7 +2,7 @@
 
 The speech decoder places the words of its text in time by a prior; trained through that prior
 alone, token durations did not learn timing (docs/results.md), and the equal shares the prior
-assumes miss the aligned word centres by 0.17 s on average. Word times with a target are what a
+assumes miss the aligned word centres by 0.16 s on average. Word times with a target are what a
 duration predictor needs. PocketSphinx (already the project's independent English recogniser; its
 wheel ships the US English model and CMUdict) does forced alignment: given the words, it finds
 where they are.

@@ -104,7 +104,7 @@ class SpeechDecoder(nn.Cell):
 
     def token_durations(self, memory, memory_mask):
         """(B, Lt) relative duration of each text token (0 on padding); 1 each when not learnt."""
-        text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+        text = self._text(memory_mask)
         if not (self.learn_durations or self.aligned) or memory is None:
             return text
         log_d = self.dur(memory[:, self.text_start:self.text_start + self.text_len])
@@ -113,6 +113,14 @@ class SpeechDecoder(nn.Cell):
 
     def _text(self, memory_mask):
         return memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+
+    def _on_text_keys(self, text_bias, lm):
+        """(B, Q, Lt) bias on the text keys -> (B, 1, Q, Lm), every other key unbiased."""
+        b, q = text_bias.shape[0], text_bias.shape[1]
+        after = lm - self.text_start - self.text_len
+        bias = self.concat_keys((ops.zeros((b, q, self.text_start), ms.float32), text_bias,
+                                 ops.zeros((b, q, after), ms.float32)))
+        return bias.reshape(b, 1, q, lm)
 
     def duration_shares(self, memory, memory_mask):
         """(B, Lt) predicted share of the utterance of each text token (rows sum to 1 where
@@ -148,27 +156,18 @@ class SpeechDecoder(nn.Cell):
             * (end > start).astype(ms.float32)                                    # (B, Q, Lt)
         offset = ((rel - start) / ops.maximum(end - start, 1e-6) * inside).sum(axis=2,
                                                                                keepdims=True)
-        bias = (1.0 - inside) * text * NEG_INF
-        q = rel.shape[1]
-        after = lm - self.text_start - self.text_len
-        bias = self.concat_keys((ops.zeros((b, q, self.text_start), ms.float32), bias,
-                                 ops.zeros((b, q, after), ms.float32)))
-        return bias.reshape(b, 1, q, lm), offset
+        return self._on_text_keys((1.0 - inside) * text * NEG_INF, lm), offset
 
     def alignment_prior(self, rel, memory_mask, memory=None):
         """(B, Q, 1) relative query positions -> (B, 1, Q, Lm) additive prior on the text keys."""
         b, lm = memory_mask.shape[0], memory_mask.shape[1]
-        text = memory_mask[:, self.text_start:self.text_start + self.text_len].astype(ms.float32)
+        text = self._text(memory_mask)
         dur = self.token_durations(memory, memory_mask)
         total = ops.maximum(dur.sum(axis=1, keepdims=True), 1e-6)
         token_rel = (ops.cumsum(dur, axis=1) - 0.5 * dur) / total    # centre of each real token
         d = rel - token_rel.reshape(b, 1, self.text_len)               # (B, Q, Lt)
-        prior = self.prior_scale * d * d * text.reshape(b, 1, self.text_len)
-        q = rel.shape[1]
-        after = lm - self.text_start - self.text_len
-        prior = self.concat_keys((ops.zeros((b, q, self.text_start), ms.float32), prior,
-                                  ops.zeros((b, q, after), ms.float32)))
-        return prior.reshape(b, 1, q, lm)
+        return self._on_text_keys(self.prior_scale * d * d * text.reshape(b, 1, self.text_len),
+                                  lm)
 
     def construct(self, memory, memory_mask, lengths, lang=None, durations=None):
         # memory (B, Lm, D); memory_mask (B, Lm); lengths (B,) frames (true when training);
