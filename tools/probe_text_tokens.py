@@ -11,7 +11,7 @@ the fusion, with the same two readers:
 - variance shares: the fraction of the vectors' variance around their overall mean that the
   per-position means explain, and that the per-token means explain.
 
-    .venv/bin/python tools/memory_probe.py --ckpt RUN [--data MANIFEST] [--batches 16]
+    .venv/bin/python tools/probe_text_tokens.py --ckpt RUN [--data MANIFEST] [--batches 16]
 
 Prints one JSON line.
 """
