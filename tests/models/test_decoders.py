@@ -292,12 +292,14 @@ def test_aligned_mode_gives_each_query_its_own_token_and_its_offset():
     shares = np.zeros((1, lt), np.float32)
     shares[0, :3] = [0.2, 0.5, 0.3]                   # spans [0, .2) [.2, .7) [.7, 1)
     rel = np.array([0.1, 0.45, 0.95, 1.2], np.float32).reshape(1, 4, 1)
-    bias, offset = dec.regulate(ms.Tensor(rel), ms.Tensor(shares), ms.Tensor(mask))
+    bias, offset, inside = dec.regulate(ms.Tensor(rel), ms.Tensor(shares), ms.Tensor(mask))
     bias = bias.asnumpy()[0, 0]                       # (Q, Lm)
     open_text = bias[:, 2:5] == 0
     assert open_text.tolist() == [[True, False, False], [False, True, False],
                                   [False, False, True], [False, False, False]]
     np.testing.assert_allclose(offset.asnumpy().reshape(-1), [0.5, 0.5, 5 / 6, 0.0], atol=1e-5)
+    assert inside.asnumpy()[0, :, :3].tolist() == open_text.astype(np.float32).tolist()
+    assert not inside.asnumpy()[0, :, 3:].any()
     # CLS, padding and the other modalities' keys are never biased here
     assert not bias[:, :2].any() and not bias[:, 5:].any()
 
@@ -349,3 +351,67 @@ def test_aligned_mode_trains_its_duration_predictor_in_a_pretraining_step():
     # the predictor moved towards the two timed samples' shares, away from equal ones
     err = lambda s: np.abs(np.log(s[:2, :6]) - np.log(dur[:2, :6])).mean()
     assert err(after) < err(before)
+
+
+def test_expanded_tokens_start_silent_and_then_carry_the_own_token():
+    from zidong.models.speech_decoder import SpeechDecoder
+    cfgs = [load_config("tiny", ["model.speech_decoder.align_durations=aligned",
+                                 f"model.speech_decoder.expand_tokens={e}"]).model
+            for e in ("false", "true")]
+    m = cfgs[0]
+    decs = [SpeechDecoder(c.speech_decoder, c.speech.n_mels, c.speech.max_frames, c.unified_dim,
+                          text_len=c.text.max_len) for c in cfgs]
+    plain, expanded = decs
+    shared = {p.name: p for p in plain.get_parameters()}
+    for p in expanded.get_parameters():
+        if p.name in shared:
+            p.set_data(shared[p.name].data)
+    names = [p.name for p in expanded.get_parameters()]
+    assert "token_out.weight" in names and "local_out.weight" in names
+    rng = np.random.default_rng(0)
+    lm = 2 + m.text.max_len + 4
+    memory = ms.Tensor(rng.normal(size=(2, lm, m.unified_dim)).astype(np.float32))
+    mask = np.zeros((2, lm), np.float32)
+    mask[:, :2 + 5] = 1                                            # CLS, text CLS, five tokens
+    args = (memory, ms.Tensor(mask), ms.Tensor(np.array([40.0, 30.0], np.float32)))
+    # zero-initialised: exactly what the decoder computed before it existed
+    np.testing.assert_allclose(expanded(*args)[0].asnumpy(), plain(*args)[0].asnumpy(),
+                               atol=1e-6)
+    # with weights, the own token's vector reaches the output through the query's input and
+    # through the local path, each on its own
+    for out in (expanded.token_out, expanded.local_out):
+        out.weight.set_data(ms.Tensor(rng.normal(0, 0.1, out.weight.shape).astype(np.float32)))
+        assert np.abs(expanded(*args)[0].asnumpy() - plain(*args)[0].asnumpy()).max() > 1e-3
+        out.weight.set_data(ms.Tensor(np.zeros(out.weight.shape, np.float32)))
+
+
+def test_an_older_checkpoint_loads_with_the_token_path_silent_but_trainable():
+    from mindspore import ops
+    from zidong.eval.load import zero_added_later
+    c = load_config("tiny", ["model.speech_decoder.align_durations=aligned"]).model
+    model = create_model(c)
+    dec = model.speech_decoder
+    new = [p.name for p in model.get_parameters() if p.name.split(".")[1] in
+           ("token_in", "token_hidden", "token_out", "local_out")]
+    assert len(new) == 8
+    assert zero_added_later(model, new, "an older checkpoint") == []
+    params = {p.name: p for p in model.get_parameters()}
+    assert not params["speech_decoder.token_out.weight"].asnumpy().any()
+    assert not params["speech_decoder.local_out.weight"].asnumpy().any()
+    # kept at its initial value: zeroed too, no gradient would ever reach the new path
+    assert params["speech_decoder.token_in.weight"].asnumpy().any()
+    rng = np.random.default_rng(0)
+    lm = 2 + c.text.max_len + 4
+    memory = ms.Tensor(rng.normal(size=(2, lm, c.unified_dim)).astype(np.float32))
+    mask = np.zeros((2, lm), np.float32)
+    mask[:, :2 + 5] = 1
+    target = ms.Tensor(rng.normal(size=(2, c.speech.max_frames, c.speech.n_mels))
+                       .astype(np.float32))
+
+    def l1(*inputs):
+        return ops.abs(dec(*inputs)[0] - target).mean()
+    grads = ms.grad(l1, grad_position=None,
+                    weights=[params["speech_decoder.local_out.weight"],
+                             params["speech_decoder.token_out.weight"]])(
+        memory, ms.Tensor(mask), ms.Tensor(np.array([40.0, 30.0], np.float32)))
+    assert all(np.abs(g.asnumpy()).max() > 0 for g in grads)

@@ -160,6 +160,10 @@ class SpeechDecoderConfig(TransformerConfig):
     # align_prior) or "aligned" (no prior: each frame attends to its own token, placed by word
     # times from `zidong data align` in training and by a duration predictor trained on them)
     align_durations: str = "uniform"
+    # aligned mode: a local path (a two-layer MLP of each query's own token vector and its
+    # offset) into the query's input and straight to its frames; false = the cross-attention
+    # alone, as in the runs before it (docs/results.md)
+    expand_tokens: bool = True
 
     def check(self, prefix: str) -> None:
         super().check(prefix)

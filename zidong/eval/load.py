@@ -30,7 +30,17 @@ ADDED_LATER = {"speech_decoder.lang": "the speech decoder's language embedding (
                "speech_decoder.dur.bias": "learned token durations (zero: equal durations)",
                "speech_decoder.offset_in.weight": "each frame's offset inside its token (zero: "
                                                   "not told)",
-               "speech_decoder.offset_in.bias": "each frame's offset inside its token"}
+               "speech_decoder.offset_in.bias": "each frame's offset inside its token",
+               "speech_decoder.token_out.weight": "each frame's own token in its input (zero: "
+                                                  "through the cross-attention only)",
+               "speech_decoder.token_out.bias": "each frame's own token in its input",
+               "speech_decoder.local_out.weight": "each frame's own token straight to its "
+                                                  "log-mel (zero: not used)",
+               "speech_decoder.local_out.bias": "each frame's own token straight to its log-mel"}
+# Tensors added later that keep their fresh initial values in an older checkpoint: only the
+# ADDED_LATER tensors above read them, and those start at zero (zeroing these as well would leave
+# the new path without a gradient)
+KEPT_AT_INIT = ("speech_decoder.token_in.", "speech_decoder.token_hidden.")
 
 
 def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:
@@ -40,6 +50,10 @@ def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:
     params = {p.name: p for p in cell.get_parameters()}
     left = []
     for name in missing:
+        if name in params and any(k in name for k in KEPT_AT_INIT):
+            print(f"{source}: predates {name}; it keeps its initial value (what reads it starts "
+                  f"at zero)", file=sys.stderr)
+            continue
         key = next((k for k in ADDED_LATER if name == k or name.endswith("." + k)), None)
         if key is None or name not in params:
             left.append(name)
