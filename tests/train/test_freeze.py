@@ -1,4 +1,5 @@
-"""``train.freeze``: the named components keep their weights, the rest trains."""
+"""``train.freeze``: the named components keep their weights, the rest trains. ``train.reinit``:
+the named components start fresh when a run continues another."""
 import re
 
 import numpy as np
@@ -34,3 +35,34 @@ def test_an_unknown_component_to_freeze_is_refused():
     with pytest.raises(ConfigError, match=re.escape("train.freeze: unknown component(s) "
                                                     "['vision']; known: text_encoder")):
         load_config("tiny", ["train.freeze=vision,fusion"])
+
+
+def test_reinit_starts_the_named_component_fresh_and_loads_the_rest(tiny_run, mini_corpus,
+                                                                    tmp_path):
+    from zidong.eval.load import resolve_checkpoint
+    from zidong.train.checkpoint import load_state
+    trained = load_state(resolve_checkpoint(tiny_run[0]))[0]
+    cfg = load_config("tiny", TINY_RUN + ["train.reinit=speech_decoder", "context.seed=7"])
+    tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
+    trainer = Trainer(cfg, tmp_path, mini_corpus / "train.jsonl", tok, log=lambda *a: None)
+
+    def snapshot():
+        return {p.name: p.asnumpy().copy() for p in trainer.net.get_parameters()}
+    own = snapshot()
+    trainer.init_from(tiny_run[0])
+    now = snapshot()
+    decoder = [k for k in now if k.startswith("model.speech_decoder.")]
+    assert decoder and all(np.array_equal(now[k], own[k]) for k in decoder)
+    # its own initial values, not the run's (which trained, from another seed)
+    assert any(not np.array_equal(now[k], trained[k]) for k in decoder)
+    rest = [k for k in now if k.startswith("model.") and k not in decoder]
+    assert rest and all(np.array_equal(now[k], trained[k]) for k in rest)
+
+
+def test_a_component_both_frozen_and_reinitialised_is_refused():
+    with pytest.raises(ConfigError, match=re.escape("train.reinit: ['fusion'] also in "
+                                                    "train.freeze")):
+        load_config("tiny", ["train.freeze=fusion", "train.reinit=fusion,speech_decoder"])
+    with pytest.raises(ConfigError, match=re.escape("train.reinit: unknown component(s) "
+                                                    "['speech']")):
+        load_config("tiny", ["train.reinit=speech"])

@@ -432,6 +432,10 @@ class TrainConfig:
     # decoder fine-tuned alone cannot erase what the encoders and the fusion learnt (trained
     # together on text generation only, the fused memory of every image became the same)
     freeze: str = ""
+    # model components that start from their initial values when a run continues another
+    # (``--init-from``), e.g. "speech_decoder": a decoder retrained in a new mode learnt faster
+    # from scratch than from the pretrained one, whose weights were fitted to the old mode
+    reinit: str = ""
     log_every: int = 10
     ckpt_every: int = 500
     keep_last: int = 2
@@ -446,6 +450,10 @@ class TrainConfig:
     def frozen(self) -> tuple[str, ...]:
         return tuple(c.strip() for c in self.freeze.split(",") if c.strip())
 
+    @property
+    def fresh(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.reinit.split(",") if c.strip())
+
     def check(self, prefix: str = "train") -> None:
         _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",
                   "log_every", "ckpt_every", "keep_last", "temperature_lr_scale")
@@ -454,9 +462,13 @@ class TrainConfig:
         _require(self.fusion_batch in (0, self.batch_size) or self.clean_contrastive,
                  f"{prefix}.fusion_batch", f"{self.fusion_batch} < batch_size needs "
                  f"train.clean_contrastive (the other rows only have the clean pass)")
-        unknown = [c for c in self.frozen if c not in COMPONENTS]
-        _require(not unknown, f"{prefix}.freeze",
-                 f"unknown component(s) {unknown}; known: {', '.join(COMPONENTS)}")
+        for key, names in (("freeze", self.frozen), ("reinit", self.fresh)):
+            unknown = [c for c in names if c not in COMPONENTS]
+            _require(not unknown, f"{prefix}.{key}",
+                     f"unknown component(s) {unknown}; known: {', '.join(COMPONENTS)}")
+        both = sorted(set(self.frozen) & set(self.fresh))
+        _require(not both, f"{prefix}.reinit", f"{both} also in {prefix}.freeze: a component "
+                 f"started fresh and kept frozen would never learn anything")
         for name in ("weight_decay", "warmup_steps", "max_minutes"):
             v = getattr(self, name)
             _require(v >= 0, f"{prefix}.{name}", f"must be >= 0, got {v}")

@@ -256,14 +256,20 @@ class Trainer:
         from zidong.eval.load import resolve_checkpoint, zero_added_later
         ckpt = resolve_checkpoint(path)
         params, _, _ = load_state(ckpt)
-        weights = {k: v for k, v in params.items() if not k.startswith(("adam_", "global_step",
-                                                                         SCHEDULE_PARAMS))}
+        fresh = tuple(f"model.{c}." for c in self.cfg.train.fresh)   # train.reinit
+
+        def kept(name):
+            return not (fresh and name.startswith(fresh))
+        weights = {k: v for k, v in params.items() if kept(k) and not k.startswith(
+            ("adam_", "global_step", SCHEDULE_PARAMS))}
         missing, _ = ms.load_param_into_net(self.net, weights, strict_load=False)
-        missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}]
+        missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}
+                   and kept(m)]
         missing = zero_added_later(self.net, missing, ckpt)
         if missing:
             raise ValueError(f"{ckpt}: lacks {len(missing)} tensors of this model, e.g. {missing[:3]}")
-        self.log(f"initialised from {ckpt}")
+        self.log(f"initialised from {ckpt}" + (f" (fresh: {', '.join(self.cfg.train.fresh)})"
+                                                 if fresh else ""))
 
     # ---- the loop -------------------------------------------------------------------------------
     def _batches(self):
