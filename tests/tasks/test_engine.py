@@ -58,6 +58,41 @@ def test_speech_tasks_give_waveforms(engine, batch):
         assert all(w.dtype == np.float32 and w.ndim == 1 and len(w) > 0 for w in waves)
 
 
+def test_with_text_encodes_a_text_as_the_data_pipeline_does(engine, batch):
+    # the batch's own texts, decoded and put back, give the pipeline's arrays
+    texts = [engine.tokenizer.decode(ids[mask > 0].tolist())
+             for ids, mask in zip(batch["text_ids"], batch["text_mask"])]
+    image_only = dict(batch, presence=batch["presence"] * np.array([0, 1, 0], np.float32))
+    again = engine.with_text(image_only, texts)
+    np.testing.assert_array_equal(again["text_ids"], batch["text_ids"])
+    np.testing.assert_array_equal(again["text_mask"], batch["text_mask"])
+    np.testing.assert_array_equal(again["presence"], np.tile([1, 1, 0], (len(texts), 1)))
+    assert (image_only["presence"][:, 0] == 0).all()        # the batch given is not changed
+
+
+def test_i2s_says_the_models_own_caption_of_the_image(engine, batch, monkeypatch):
+    captions, mels = engine.describe(batch, beam_size=2)
+    assert captions == engine.text(batch, "caption", beam_size=2)
+    said = engine.mels(engine.with_text(batch, captions), "t2s")
+    assert len(mels) == len(captions) == len(batch["index"])
+    for a, b in zip(mels, said):
+        np.testing.assert_array_equal(a, b)
+    # the sample's own text never reaches it: another text, the same speech
+    other = dict(batch, text_ids=np.roll(batch["text_ids"], 1, axis=0),
+                 text_mask=np.roll(batch["text_mask"], 1, axis=0))
+    again, spoken = engine.describe(other, beam_size=2)
+    assert again == captions
+    for a, b in zip(spoken, mels):
+        np.testing.assert_array_equal(a, b)
+    # mels(i2s) is that path (at the default beam)
+    for a, b in zip(engine.mels(batch, "i2s"), engine.describe(batch)[1]):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(engine, "i2s_via", "direct")
+    direct = engine.mels(batch, "i2s")
+    assert direct[0].shape[1] == mels[0].shape[1] and not all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(direct, mels))
+
+
 def test_the_fusion_sees_only_the_conditioning_modalities(engine, batch):
     """Captioning must not peek at the caption: changing the text changes nothing."""
     other = dict(batch)
@@ -92,7 +127,8 @@ def test_generate_writes_each_kind_of_output(tiny_run, mini_corpus, tmp_path):
     import soundfile as sf
     wave, sr = sf.read(rec["output"])
     assert sr == 16000 and len(wave) > 0 and np.abs(wave).max() <= 1.0
-    assert json.loads((tmp_path / "s" / "generate.json").read_text())["task"] == "i2s"
+    record = json.loads((tmp_path / "s" / "generate.json").read_text())
+    assert record["task"] == "i2s" and isinstance(record["said"], str)  # the caption it spoke
     generate("asr", run, tmp_path / "a", audio=str(audio), lang=s.lang, beam_size=2)
     with pytest.raises(ValueError, match="needs --image"):
         generate("caption", run, tmp_path / "x", text="hello")

@@ -65,6 +65,19 @@ def _str(x) -> str:
     return str(x.item() if hasattr(x, "item") else x)
 
 
+def encode_text(tok, text: str, max_len: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The encoder's input for one text: (max_len,) token ids padded with PAD, its (max_len,)
+    float mask, and whether it was truncated (room is kept for the decoder target's EOS)."""
+    ids = tok.encode(text.strip())
+    truncated = len(ids) > max_len - 1
+    ids = ids[:max_len - 1]
+    text_ids = np.full(max_len, PAD_ID, np.int32)
+    text_ids[:len(ids)] = ids
+    mask = np.zeros(max_len, np.float32)
+    mask[:len(ids)] = 1
+    return text_ids, mask, truncated
+
+
 class SampleProcessor:
     def __init__(self, cfg: Config, tokenizer, seed: int = 0, masking: bool = True,
                  strict: bool = False):
@@ -164,15 +177,11 @@ class SampleProcessor:
         lt, mk = self.m.text.max_len, self.cfg.data.masking
         if not text.strip():
             raise DataError("text is empty or whitespace only")
-        ids = self.tok.encode(text.strip())
-        if len(ids) > lt - 1:  # room for EOS in the decoder target
+        text_ids, mask, truncated = encode_text(self.tok, text, lt)
+        if truncated:
             self.log.count(f"text truncated to {lt - 1} tokens")
-            ids = ids[:lt - 1]
-        n = len(ids)
-        text_ids = np.full(lt, PAD_ID, np.int32)
-        text_ids[:n] = ids
-        mask = np.zeros(lt, np.float32)
-        mask[:n] = 1
+        n = int(mask.sum())
+        ids = text_ids[:n].tolist()
         dec_in, dec_target, dec_mask = self._decoder_arrays(ids, lang)
         if self.masking:
             masked, pos, weight = mask_text(text_ids, n, mk.text_count, rng)

@@ -94,14 +94,19 @@ class GenerationEval:
             folder = self.out / task
             folder.mkdir(parents=True, exist_ok=True)
             sr = e.cfg.model.speech.sample_rate
-            mels = e.mels(batch, task)
+            said = [None] * len(samples)
+            if task == "i2s" and e.i2s_via == "caption":
+                said, mels = e.describe(batch, beam_size=self.beam)
+            else:
+                mels = e.mels(batch, task)
             for i, (s, m) in enumerate(zip(samples, mels)):
                 path = save_wav(folder / f"{s.id}.wav", e.vocode(m), sr)
                 # the recording's log-mel, where the sample has one, for the report's spectrograms
                 n = int(batch["mel_len"][i])
                 recorded = batch["mel"][i, :n] if s.audio is not None and n > 0 else None
                 self.records[task].append({"id": s.id, "lang": s.lang, "ref": s.text,
-                                           "output": str(path), "mel": m, "recorded": recorded})
+                                           "output": str(path), "mel": m, "recorded": recorded,
+                                           "said": said[i]})
 
     # ---- scores ---------------------------------------------------------------------------------
     def metrics(self) -> dict:

@@ -100,9 +100,10 @@ def write_report(out: Path, title: str, metrics: dict, records: dict) -> Path:
             lines += ["", f"## {task}: generated speech", "", NO_ZH_SCORER, "",
                       f"![{task} log-mels, generated and recorded]({grid.name})", ""]
             for r in records[task][:10]:
+                said = f" — said (its caption): “{r['said']}”" if r.get("said") else ""
                 heard = f" — heard: “{r['heard']}”" if "heard" in r else ""
                 lines.append(f"- [{r['id']}]({Path(r['output']).relative_to(out)}) "
-                             f"({r['lang']}) “{r['ref']}”{heard}")
+                             f"({r['lang']}) “{r['ref']}”{said}{heard}")
     for task in ("caption", "asr", "vqa", "vqa_speech"):
         if records.get(task):
             lines += ["", f"## {task}: outputs and references", "", "| id | output | reference |",

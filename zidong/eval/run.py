@@ -12,12 +12,13 @@ TASKS = ("retrieval",) + GEN_TASKS
 def run_eval(ckpt, manifest, tasks, out: Path, candidates: int = 500, limit: int | None = None,
              image_scorer: str | None = None, speech_scorer: bool = False, seed: int = 0,
              beam_size: int = 4, batch_size: int = 16, rerank: int = 0,
-             temperature: float = 1.0, top_k: int = 0) -> dict:
+             temperature: float = 1.0, top_k: int = 0, i2s_via: str = "caption") -> dict:
     """``limit``: at most this many samples per generation task (beam search on a CPU is slow);
     ``image_scorer``: a trained scorer (``zidong scorer train``) for t2i / s2i attribute accuracy;
     ``speech_scorer``: score English t2s / i2s speech with PocketSphinx; ``rerank``: re-rank each
     retrieval query's top-k with the fusion's matching head (0: off); ``temperature`` / ``top_k``:
-    how t2i / s2i sample the image codes (temperature 0: greedy)."""
+    how t2i / s2i sample the image codes (temperature 0: greedy); ``i2s_via``: see
+    ``TaskRunner.i2s_via``."""
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; available: {list(TASKS)}")
@@ -25,6 +26,7 @@ def run_eval(ckpt, manifest, tasks, out: Path, candidates: int = 500, limit: int
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     engine = TaskEngine(ckpt, batch_size=batch_size)
+    engine.i2s_via = i2s_via
     metrics = {"step": engine.meta["step"]}
     if "retrieval" in tasks:
         from zidong.eval.retrieval import embed_manifest, retrieval_metrics

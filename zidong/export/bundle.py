@@ -24,7 +24,7 @@ TASK_GRAPHS = {
     "caption": ("memory", "text_step"), "asr": ("memory", "text_step"),
     "vqa": ("memory", "text_step"), "vqa_speech": ("memory", "text_step"),
     "t2i": ("memory", "image_step", "vq_decode"), "s2i": ("memory", "image_step", "vq_decode"),
-    "t2s": ("memory", "speech_decoder"), "i2s": ("memory", "speech_decoder"),
+    "t2s": ("memory", "speech_decoder"), "i2s": ("memory", "text_step", "speech_decoder"),
 }
 TASKS = tuple(TASK_GRAPHS)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from zidong.tasks.spec import CONDITION, VQA_LIMIT
+from zidong.tasks.spec import CONDITION, I2S_VIA, VQA_LIMIT
 
 
 def _init_cpu() -> None:
@@ -16,7 +16,8 @@ def cmd_generate(args) -> int:
     from zidong.tasks.generate import generate
     _init_cpu()
     record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
-                      args.lang, args.seed, args.temperature, args.top_k, args.beam)
+                      args.lang, args.seed, args.temperature, args.top_k, args.beam,
+                      args.i2s_via)
     print(json.dumps(record, indent=1, ensure_ascii=False))
     return 0
 
@@ -67,7 +68,7 @@ def cmd_bench_tasks(args) -> int:
     from zidong.tasks.bench import bench_tasks
     bench_tasks(args.pretrained, Path(args.out), Path(args.doc), args.scorer_steps,
                 args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit,
-                args.vqa_minutes, args.vqa_limit)
+                args.vqa_minutes, args.vqa_limit, args.speech_steps, args.speech_minutes)
     print(f"results: {args.doc} (section 'tasks')")
     return 0
 
@@ -101,6 +102,9 @@ def add_decoding_args(p) -> None:
     p.add_argument("--top-k", type=int, default=0,
                    help="sample image codes among the k most likely (t2i, s2i); 0: all")
     p.add_argument("--beam", type=int, default=4, help="beam size (caption, asr, vqa)")
+    p.add_argument("--i2s-via", choices=I2S_VIA, default=I2S_VIA[0],
+                   help="i2s: say the model's own caption of the image (t2s), or decode speech "
+                        "from the image's memory directly")
 
 
 def add_task_parsers(sub) -> None:
@@ -153,6 +157,9 @@ def add_task_parsers(sub) -> None:
                    "with VQA questions mixed in")
     p.add_argument("--limit", type=int, default=64, help="samples per generation task")
     p.add_argument("--vqa-limit", type=int, default=VQA_LIMIT, help="questions scored for VQA")
+    p.add_argument("--speech-steps", type=int, default=1200,
+                   help="the speech decoder's own fine-tune (fresh, aligned mode)")
+    p.add_argument("--speech-minutes", type=float, default=40.0)
     p.set_defaults(func=cmd_bench_tasks)
 
     p = sub.add_parser("bench-labels", help="label efficiency: classification with 1/5/10/100%% "

@@ -49,7 +49,8 @@ def save_wav(path: Path, wave: np.ndarray, sample_rate: int) -> Path:
 
 def generate(task: str, ckpt, out, text: str | None = None, image: str | None = None,
              audio: str | None = None, lang: str = "en", seed: int = 0,
-             temperature: float = 1.0, top_k: int = 0, beam_size: int = 4) -> dict:
+             temperature: float = 1.0, top_k: int = 0, beam_size: int = 4,
+             i2s_via: str = "caption") -> dict:
     if task not in CONDITION:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(CONDITION)}")
     given = {"text": text, "image": image, "audio": audio}
@@ -58,6 +59,7 @@ def generate(task: str, ckpt, out, text: str | None = None, image: str | None = 
     out.mkdir(parents=True, exist_ok=True)
     from zidong.tasks.engine import TaskEngine
     engine = TaskEngine(ckpt, batch_size=1)
+    engine.i2s_via = i2s_via
     batch = engine.batch_of(text, image, audio, lang)
     record = {"task": task, "checkpoint": str(ckpt), "step": engine.meta["step"],
               "inputs": {k: v for k, v in given.items() if v}, "lang": lang}
@@ -82,7 +84,12 @@ def write_output(runner, batch: dict, task: str, out: Path, lang: str, seed: int
         pixels = runner.images(batch, task, temperature, top_k, seed)[0]
         return {"output": str(save_png(out / "image.png", pixels)), "seed": seed,
                 "temperature": temperature, "top_k": top_k}
-    wave = runner.speech(batch, task, lang=lang if task == "i2s" else None)[0]
+    said = {}
+    if task == "i2s" and runner.i2s_via == "caption":
+        captions, mels = runner.describe(batch, lang, beam_size)
+        wave, said = runner.vocode(mels[0]), {"said": captions[0]}
+    else:
+        wave = runner.speech(batch, task, lang=lang if task == "i2s" else None)[0]
     sr = runner.cfg.model.speech.sample_rate
     return {"output": str(save_wav(out / "speech.wav", wave, sr)),
-            "seconds": round(len(wave) / sr, 2)}
+            "seconds": round(len(wave) / sr, 2), **said}

@@ -27,7 +27,7 @@ from zidong.config.special_tokens import LANG_INDEX
 from zidong.data.manifest import Sample, write_manifest
 from zidong.data.pipeline import DataPipeline
 from zidong.decoding.generate import decode_image_codes, decode_speech, decode_text, step_over
-from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT, TASKS
+from zidong.tasks.spec import CONDITION, I2S_VIA, MODALITIES, OUTPUT, TASKS
 
 LANG_NAMES = tuple(LANG_INDEX)  # a batch's lang_id 0, 1, ... (the last index: other languages)
 BATCH_COLUMNS = ("text_ids", "text_mask", "image", "mel", "mel_mask")
@@ -41,6 +41,10 @@ def pad_rows(x: np.ndarray, n: int) -> np.ndarray:
 class TaskRunner:
     cfg = tokenizer = None
     batch_size = 16
+    # how image -> speech is said: "caption", the text decoder describes the image and the
+    # speech decoder says that description from its text (t2s), or "direct", the speech decoder
+    # reads the image's fused memory itself
+    i2s_via = I2S_VIA[0]
 
     # ---- what a subclass provides ---------------------------------------------------------------
     def _fuse(self, cols, presence):
@@ -131,9 +135,29 @@ class TaskRunner:
         from zidong.data.media import image_to_uint8
         return image_to_uint8(x, self.cfg.data.image_mean, self.cfg.data.image_std)
 
+    def with_text(self, batch: dict, texts: list[str]) -> dict:
+        """``batch`` with each sample's text replaced by ``texts`` (encoded as the data pipeline
+        encodes a manifest's text) and marked present."""
+        from zidong.data.processor import encode_text
+        rows = [encode_text(self.tokenizer, t, self.cfg.model.text.max_len)[:2] for t in texts]
+        presence = np.array(batch["presence"], np.float32, copy=True)
+        presence[:, MODALITIES.index("text")] = 1
+        return {**batch, "text_ids": np.stack([r[0] for r in rows]),
+                "text_mask": np.stack([r[1] for r in rows]), "presence": presence}
+
+    def describe(self, batch: dict, lang: str | None = None,
+                 beam_size: int = 4) -> tuple[list[str], list[np.ndarray]]:
+        """i2s through text: each image's caption (in ``lang`` if given, else the sample's
+        language) and that caption spoken (t2s), as (captions, log-mels)."""
+        captions = self.text(batch, "caption", lang=lang, beam_size=beam_size)
+        return captions, self.mels(self.with_text(batch, captions), "t2s", lang)
+
     def mels(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
         """t2s / i2s: normalised log-mel (frames, n_mels) per sample, spoken in ``lang`` if given,
-        else in each sample's language (English for a sample without one)."""
+        else in each sample's language (English for a sample without one). i2s goes through a
+        caption unless ``i2s_via`` is "direct"."""
+        if task == "i2s" and self.i2s_via == "caption":
+            return self.describe(batch, lang)[1]
         self._require(task)
         memory, mask = self.memory(batch, CONDITION[task])
         if lang is not None and lang not in LANG_INDEX:

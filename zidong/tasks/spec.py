@@ -13,3 +13,5 @@ TASKS = tuple(CONDITION)
 # questions ``zidong bench-tasks`` scores for VQA: a one-word answer is cheap to decode, and 64
 # questions left a 6-point standard error
 VQA_LIMIT = 400
+# how i2s is said (TaskRunner.i2s_via), the default first
+I2S_VIA = ("caption", "direct")
