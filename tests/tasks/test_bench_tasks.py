@@ -18,19 +18,33 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
         later = [str(done.parent) for _, _, done in stages[i + 1:]]
         assert not any(a in later for a in argv), name
         assert callable(args.func)
-    assert names.index("finetune") < names.index("eval_finetuned_test")
+    assert names.index("finetune") < names.index("finetune_speech") \
+        < names.index("eval_finetuned_test")
     assert names.index("scorer") < names.index("eval_pretrained_test")
+    by = {name: argv for name, argv, _ in stages}
+    speech = by["finetune_speech"]
+    # the generation fine-tune, continued: the speech decoder alone, fresh, in the aligned mode,
+    # on the aligned copy of the training data; what is evaluated and continued is that run
+    assert speech[speech.index("--init-from") + 1] == str(tmp_path / "finetune")
+    assert speech[speech.index("--data") + 1] == str(tmp_path / "train_aligned.jsonl")
+    assert "train.reinit=speech_decoder" in speech and "speech" in speech
+    assert "model.speech_decoder.align_durations=aligned" in speech
+    for name in ("eval_finetuned_test", "finetune_vqa", "eval_finetuned_i2s_direct"):
+        argv = by[name]
+        flag = "--ckpt" if "--ckpt" in argv else "--init-from"
+        assert argv[argv.index(flag) + 1] == str(tmp_path / "finetune_speech"), name
+    assert by["eval_finetuned_i2s_direct"][-2:] == ["--i2s-via", "direct"]
 
 
 def test_the_documented_command_reruns_the_same_budgets(tmp_path):
-    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5, 300)
+    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5, 300, 900, 35.0)
     assert command.startswith("zidong bench-tasks ")
     args = build_parser().parse_args(command.split()[1:])
     assert (args.pretrained, args.out, args.scorer_steps, args.finetune_steps) == \
         ("runs/pre", str(tmp_path), 3000, 500)
     assert (args.finetune_minutes, args.photo_minutes, args.vqa_minutes, args.limit) == \
         (20.0, 10.0, 7.5, 64)
-    assert args.vqa_limit == 300
+    assert (args.vqa_limit, args.speech_steps, args.speech_minutes) == (300, 900, 35.0)
 
 
 def test_vqa_scores_more_questions_than_the_generation_tasks(tmp_path):

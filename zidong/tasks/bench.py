@@ -3,6 +3,8 @@ command of its own (printed in the document, so any figure can be rerun alone):
 
     scorer      zidong scorer train                  the independent image attribute scorer
     finetune    zidong finetune --task generation    the run, fine-tuned for the generation tasks
+    align       zidong data align                    word times of the training speech
+    speech      zidong finetune --decoders speech    a fresh speech decoder in the aligned mode
     vqa data    zidong data vqa                      questions about the train and test scenes
     vqa         zidong finetune --decoders text      the fine-tuned run, continued on questions
     eval        zidong eval                          pretrained and fine-tuned, test (+ compositional)
@@ -26,6 +28,12 @@ from zidong.train.doc_sections import write_section
 GEN = "caption,asr,vqa,t2i,s2i,t2s,i2s"
 VQA_PER_SCENE = 3  # questions per training scene for the VQA fine-tune (15,000 from 5,000)
 REPLAY = 0.2   # of the 5,000 original training samples: as many as the 1,000 photo ones
+# the speech decoder retrained from its initial values in the aligned mode (word times from
+# ``zidong data align``), alone on the batch: 1,200 steps of 24 took t2s WER from 100% to 21.3%
+# (docs/results.md)
+SPEECH = ["--decoders", "speech", "--batch-size", "24", "--lr", "1e-3",
+          "--set", "model.speech_decoder.align_durations=aligned",
+          "--set", "train.reinit=speech_decoder"]
 # issue 5's targets: (metric key, comparison, bound)
 TARGETS = [("asr.en.cer", "<=", 0.10), ("asr.zh.cer", "<=", 0.15), ("caption.attr_acc", ">=", 0.85),
            ("vqa.acc", ">=", 0.80), ("vqa_speech.acc", ">=", 0.80), ("t2i.attr_acc", ">=", 0.60),
@@ -39,8 +47,8 @@ PHOTO = ["retrieval.t2i.R@1", "retrieval.i2t.R@1", "retrieval.s2i.R@1", "retriev
 
 def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: int,
          ft_minutes: float, photo_minutes: float, limit: int,
-         vqa_minutes: float = 10.0,
-         vqa_limit: int = VQA_LIMIT) -> list[tuple[str, list[str], Path]]:
+         vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT, speech_steps: int = 1200,
+         speech_minutes: float = 40.0) -> list[tuple[str, list[str], Path]]:
     """(stage, zidong argv, the file whose existence means done) in order."""
     ev = ["--limit", str(limit), "--image-scorer", str(out / "scorer"), "--speech-scorer"]
     vqa, vqa_spoken = out / "vqa_test.jsonl", out / "vqa_speech_test.jsonl"
@@ -71,10 +79,23 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     evaluate(pretrained, "pretrained_vqa", vqa, "vqa", vlim)
     evaluate(pretrained, "pretrained_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
     stages.append(finetune)
-    ft = str(out / "finetune")
+    # the speech decoder again, from scratch in the aligned mode, on the same run
+    aligned = out / "train_aligned.jsonl"
+    stages += [
+        ("align_data", ["data", "align", str(corpus / "train.jsonl"), "--out", str(aligned)],
+         aligned),
+        ("finetune_speech", ["finetune", "--task", "generation", "--init-from",
+                             str(out / "finetune"), "--data", str(aligned), *SPEECH,
+                             "--run-dir", str(out / "finetune_speech"), "--steps",
+                             str(speech_steps), "--minutes", str(speech_minutes)],
+         out / "finetune_speech" / "summary.json")]
+    ft = str(out / "finetune_speech")
     evaluate(ft, "finetuned_test", corpus / "test.jsonl", gen, ev)
     evaluate(ft, "finetuned_vqa", vqa, "vqa", vlim)
     evaluate(ft, "finetuned_compositional", corpus / "test_compositional.jsonl", gen, ev)
+    # image -> speech without the caption: the speech decoder reading the image's memory
+    evaluate(ft, "finetuned_i2s_direct", corpus / "test.jsonl", "i2s",
+             ev + ["--i2s-via", "direct"])
     # VQA: the fine-tuned run's text decoder continued on questions about the training scenes
     # alone (the evaluation asks about test scenes), each asked in text and spoken. Mixed
     # one-to-one into the caption data, 299 steps reached 30.0% on 400 test questions; on text
@@ -120,29 +141,31 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
 def bench_tasks(pretrained: str, out: Path, doc: Path, scorer_steps: int = 3000,
                 ft_steps: int = 500, ft_minutes: float = 30.0, photo_minutes: float = 10.0,
                 limit: int = 64, vqa_minutes: float = 10.0, vqa_limit: int = VQA_LIMIT,
-                log=print) -> dict:
+                speech_steps: int = 1200, speech_minutes: float = 40.0, log=print) -> dict:
     from zidong.train.pretrain import default_corpus
     corpus = default_corpus(log)
     if corpus.is_relative_to(Path.cwd()):   # commands in the document read as typed
         corpus = corpus.relative_to(Path.cwd())
     stages = plan(pretrained, out, corpus, scorer_steps, ft_steps, ft_minutes, photo_minutes, limit,
-                  vqa_minutes, vqa_limit)
+                  vqa_minutes, vqa_limit, speech_steps, speech_minutes)
     record = run_stages(stages, out, "bench_tasks.json", log)
     command = command_line(pretrained, out, scorer_steps, ft_steps, ft_minutes, photo_minutes,
-                           limit, vqa_minutes, vqa_limit)
+                           limit, vqa_minutes, vqa_limit, speech_steps, speech_minutes)
     write_doc(doc, out, record, command, limit, vqa_limit)
     return record
 
 
 def command_line(pretrained: str, out: Path, scorer_steps: int, ft_steps: int, ft_minutes: float,
                  photo_minutes: float, limit: int, vqa_minutes: float,
-                 vqa_limit: int = VQA_LIMIT) -> str:
+                 vqa_limit: int = VQA_LIMIT, speech_steps: int = 1200,
+                 speech_minutes: float = 40.0) -> str:
     """The ``zidong bench-tasks`` command that reruns these budgets, every one spelt out (the
     defaults change between versions; a document's command must not)."""
     return (f"zidong bench-tasks --pretrained {pretrained} --out {out} --scorer-steps "
             f"{scorer_steps} --finetune-steps {ft_steps} --finetune-minutes {ft_minutes:g} "
             f"--photo-minutes {photo_minutes:g} --vqa-minutes {vqa_minutes:g} --limit {limit} "
-            f"--vqa-limit {vqa_limit}")
+            f"--vqa-limit {vqa_limit} --speech-steps {speech_steps} --speech-minutes "
+            f"{speech_minutes:g}")
 
 
 def _metrics(path: Path) -> dict:
@@ -187,6 +210,8 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
     ftv_steps = json.loads(ftv_sum.read_text())["steps"] if ftv_sum.is_file() else "—"
     scorer = json.loads((out / "scorer" / "scorer.json").read_text())
     ft_sum = json.loads((out / "finetune" / "summary.json").read_text())
+    sp_sum = json.loads((out / "finetune_speech" / "summary.json").read_text())
+    direct = _metrics(out / "finetuned_i2s_direct")
     photo_sum = json.loads((out / "photo" / "summary.json").read_text())
     figs = doc.parent / "figures"
     figs.mkdir(parents=True, exist_ok=True)
@@ -206,8 +231,14 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
                      f"{'kept' if secs is None else f'{secs / 60:.1f}'} |")
     t = scorer["trained"]
     lines += ["", f"Fine-tuning: {ft_sum['steps']} steps in {ft_sum['train_seconds']:.0f} s "
-              f"(compile {ft_sum['compile_seconds']:.0f} s). Image scorer: {t['steps']} steps "
-              f"({t['samples']} rendered scenes) in {t['seconds']:.0f} s.", "",
+              f"(compile {ft_sum['compile_seconds']:.0f} s); then the speech decoder alone, "
+              f"from its initial values in the aligned mode (`finetune_speech`), "
+              f"{sp_sum['steps']} steps in {sp_sum['train_seconds']:.0f} s. \"Fine-tuned\" "
+              "below is that run. Image scorer: "
+              f"{t['steps']} steps ({t['samples']} rendered scenes) in {t['seconds']:.0f} s.", "",
+              "i2s says the model's own caption of the image (`--i2s-via caption`, the "
+              "default); the speech decoder reading the image's memory directly (`--i2s-via "
+              f"direct`): i2s.wer {_fmt(direct.get('i2s.wer'))} (`finetuned_i2s_direct`).", "",
               f"Then + VQA: that run's text decoder continued on {VQA_PER_SCENE} questions per "
               f"training scene, each asked in text and spoken, and nothing else, {ftv_steps} "
               "steps (`finetune_vqa`). `vqa_speech` asks the same test questions as `vqa`, "
