@@ -65,6 +65,8 @@ def checkpoint_calls(engine):
 
 
 def mindir_calls(rt):
+    # the speech decoder alone, as the checkpoint side times it (by default i2s also captions)
+    rt.i2s_via = "direct"
     def retrieve(b):
         return [rt.embed(b, m) for m in ("text", "image", "speech")]
 

@@ -35,8 +35,9 @@ def test_image_codes_and_pixels_are_identical_under_a_seed(engine, runtime, batc
     assert not np.array_equal(other, runtime.image_codes(batch, "t2i", 1.0, 0, 3))
 
 
-def test_speech_frames_and_waveforms_are_identical(engine, runtime, batch):
+def test_speech_frames_and_waveforms_are_identical(engine, runtime, batch, monkeypatch):
     from zidong.models.generation import generate_speech
+    monkeypatch.setattr(runtime, "i2s_via", "direct")   # i2s from the image's memory itself
     for task, lang in (("t2s", None), ("i2s", "zh")):
         memory, mask = engine.memory(batch, ("text",) if task == "t2s" else ("image",))
         ids = np.array([1 if lang == "zh" else int(i) for i in batch["lang_id"]], np.int32)
@@ -46,6 +47,13 @@ def test_speech_frames_and_waveforms_are_identical(engine, runtime, batch):
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, w)
     for g, w in zip(runtime.speech(batch, "t2s"), engine.speech(batch, "t2s")):
+        np.testing.assert_array_equal(g, w)
+    # and through the model's own caption (the default): the same caption, the same speech
+    monkeypatch.setattr(runtime, "i2s_via", "caption")
+    said, mels = runtime.describe(batch, "zh", beam_size=2)
+    want_said, want = engine.describe(batch, "zh", beam_size=2)
+    assert said == want_said
+    for g, w in zip(mels, want):
         np.testing.assert_array_equal(g, w)
 
 
