@@ -22,6 +22,14 @@ def test_the_overrides_make_a_valid_config_of_every_cpu_sized_preset(preset):
     assert 3 * cfg.data.masking.hide_per_batch <= batch
 
 
+def test_only_the_decoders_asked_for_train():
+    cfg = load_config("tiny", generation_overrides(8, ("speech",)))
+    assert set(cfg.train.frozen) == {"text_encoder", "vision_encoder", "speech_encoder", "fusion",
+                                     "text_decoder", "image_decoder"}
+    cfg = load_config("tiny", generation_overrides(8))
+    assert not any(c.endswith("_decoder") for c in cfg.train.frozen)
+
+
 def test_every_slot_sample_generates_from_exactly_one_clean_source(mini_corpus):
     cfg = load_config("tiny", generation_overrides(9) + ["train.batch_size=9"])
     tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
