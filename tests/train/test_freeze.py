@@ -59,6 +59,23 @@ def test_reinit_starts_the_named_component_fresh_and_loads_the_rest(tiny_run, mi
     assert rest and all(np.array_equal(now[k], trained[k]) for k in rest)
 
 
+def test_a_run_continuing_one_that_reinitialised_does_not_inherit_it(tiny_run, monkeypatch):
+    import zidong.train.checkpoint as checkpoint
+    from zidong.train.pretrain import _from_run
+    real = checkpoint.load_state
+
+    def with_reinit(path):
+        params, meta, blobs = real(path)
+        meta = {**meta, "config": {**meta["config"], "train": {**meta["config"]["train"],
+                                                               "reinit": "speech_decoder"}}}
+        return params, meta, blobs
+    monkeypatch.setattr(checkpoint, "load_state", with_reinit)
+    cfg = _from_run(tiny_run[0], [], None, lambda *a: None)[0]
+    assert cfg.train.fresh == ()
+    cfg = _from_run(tiny_run[0], ["train.reinit=fusion"], None, lambda *a: None)[0]
+    assert cfg.train.fresh == ("fusion",)
+
+
 def test_a_component_both_frozen_and_reinitialised_is_refused():
     with pytest.raises(ConfigError, match=re.escape("train.reinit: ['fusion'] also in "
                                                     "train.freeze")):

@@ -44,7 +44,11 @@ def _from_run(init_from, overrides, vq_ckpt, log):
     from zidong.train.checkpoint import load_state
     ckpt = resolve_checkpoint(init_from)
     _, meta, blobs = load_state(ckpt)
-    cfg = config_from_dict(apply_overrides(meta["config"], overrides), f"{ckpt} (embedded config)")
+    # train.reinit said how that run started; a run continuing it keeps all its weights unless
+    # it asks again (inherited, it restarted the speech decoder of every run continuing one
+    # that had retrained it)
+    cfg = config_from_dict(apply_overrides(meta["config"], ["train.reinit="] + list(overrides)),
+                           f"{ckpt} (embedded config)")
     tokenizer = Tokenizer(blobs["tokenizer"])
     if not vq_ckpt:
         info = ckpt.parent / "run.json"
