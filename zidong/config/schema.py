@@ -395,6 +395,11 @@ class VQStageConfig:
         _require(self.max_minutes >= 0, f"{prefix}.max_minutes", f"must be >= 0, got {self.max_minutes}")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """A comma-separated list of names, e.g. components (spaces around a name ignored)."""
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
 # the trainable parts of the model (the VQ image tokenizer is always frozen after its stage)
 COMPONENTS = ("text_encoder", "vision_encoder", "speech_encoder", "fusion", "text_decoder",
               "image_decoder", "speech_decoder")
@@ -448,11 +453,11 @@ class TrainConfig:
 
     @property
     def frozen(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.freeze.split(",") if c.strip())
+        return _names(self.freeze)
 
     @property
     def fresh(self) -> tuple[str, ...]:
-        return tuple(c.strip() for c in self.reinit.split(",") if c.strip())
+        return _names(self.reinit)
 
     def check(self, prefix: str = "train") -> None:
         _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",

@@ -94,11 +94,7 @@ class GenerationEval:
             folder = self.out / task
             folder.mkdir(parents=True, exist_ok=True)
             sr = e.cfg.model.speech.sample_rate
-            said = [None] * len(samples)
-            if task == "i2s" and e.i2s_via == "caption":
-                said, mels = e.describe(batch, beam_size=self.beam)
-            else:
-                mels = e.mels(batch, task)
+            said, mels = e.spoken(batch, task, beam_size=self.beam)
             for i, (s, m) in enumerate(zip(samples, mels)):
                 path = save_wav(folder / f"{s.id}.wav", e.vocode(m), sr)
                 # the recording's log-mel, where the sample has one, for the report's spectrograms

@@ -84,12 +84,9 @@ def write_output(runner, batch: dict, task: str, out: Path, lang: str, seed: int
         pixels = runner.images(batch, task, temperature, top_k, seed)[0]
         return {"output": str(save_png(out / "image.png", pixels)), "seed": seed,
                 "temperature": temperature, "top_k": top_k}
-    said = {}
-    if task == "i2s" and runner.i2s_via == "caption":
-        captions, mels = runner.describe(batch, lang, beam_size)
-        wave, said = runner.vocode(mels[0]), {"said": captions[0]}
-    else:
-        wave = runner.speech(batch, task, lang=lang if task == "i2s" else None)[0]
+    said, mels = runner.spoken(batch, task, lang if task == "i2s" else None, beam_size)
+    wave = runner.vocode(mels[0])
     sr = runner.cfg.model.speech.sample_rate
     return {"output": str(save_wav(out / "speech.wav", wave, sr)),
-            "seconds": round(len(wave) / sr, 2), **said}
+            "seconds": round(len(wave) / sr, 2),
+            **({"said": said[0]} if said[0] is not None else {})}

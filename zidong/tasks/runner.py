@@ -152,6 +152,14 @@ class TaskRunner:
         captions = self.text(batch, "caption", lang=lang, beam_size=beam_size)
         return captions, self.mels(self.with_text(batch, captions), "t2s", lang)
 
+    def spoken(self, batch: dict, task: str, lang: str | None = None,
+               beam_size: int = 4) -> tuple[list, list[np.ndarray]]:
+        """t2s / i2s log-mels with what each one says when the runner chose it (i2s through a
+        caption: that caption; otherwise None), as (said, log-mels)."""
+        if task == "i2s" and self.i2s_via == "caption":
+            return self.describe(batch, lang, beam_size)
+        return [None] * len(batch["index"]), self.mels(batch, task, lang)
+
     def mels(self, batch: dict, task: str, lang: str | None = None) -> list[np.ndarray]:
         """t2s / i2s: normalised log-mel (frames, n_mels) per sample, spoken in ``lang`` if given,
         else in each sample's language (English for a sample without one). i2s goes through a
