@@ -42,6 +42,18 @@ def test_the_conv_stem_needs_a_power_of_two_patch():
                              "model.vision.patch_size=12"])
 
 
+def test_conv_layers_name_each_convolution_and_their_strides_make_the_patch():
+    cfg = load_config("tiny", ["model.vision.stem=conv", "model.vision.conv_layers=8/2,16/2,16/1,32/2"])
+    assert cfg.model.vision.conv_layers == "8/2,16/2,16/1,32/2"
+    for spec, message in [("8/2,16/2", "the strides must multiply to patch_size 8"),
+                          ("8/2,16/3,32/2", "expected channels/stride items"),
+                          ("wide", "expected channels/stride items")]:
+        with pytest.raises(ConfigError, match=f"model.vision.conv_layers: {message}"):
+            load_config("tiny", ["model.vision.stem=conv", f"model.vision.conv_layers={spec}"])
+    with pytest.raises(ConfigError, match="model.vision.conv_layers: only the conv stem reads it"):
+        load_config("tiny", ["model.vision.stem=hmlp", "model.vision.conv_layers=8/2,16/2,32/2"])
+
+
 def _bad(change):
     data = config_to_dict(load_config("tiny"))
     change(data)
@@ -66,7 +78,7 @@ def _set(path, value):
     (("model", "vision", "patch_size"), 5, "model.vision.patch_size: image_size 32 is not "
                                            "divisible by patch_size 5"),
     (("model", "vision", "stem"), "resnet", "model.vision.stem: must be one of ('linear', 'hmlp', "
-                                            "'conv'), got 'resnet'"),
+                                            "'conv', 'overlap'), got 'resnet'"),
     (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
     (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
     (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),

@@ -147,6 +147,27 @@ def test_conv_stem_tokens_follow_the_patch_grid_and_hidden_patches_leave_no_trac
     assert np.abs(unmasked - out_x).max() > 1e-4
 
 
+def test_overlap_stem_reads_each_patch_with_half_of_each_neighbour():
+    # each token's window is the 16 px square centred on its 8 px patch: a pixel is read by the
+    # two tokens per axis whose windows reach it (one at the image border), and by no other
+    from zidong.models.patch_embed import OverlapStem
+    stem = OverlapStem(patch=8, channels=3, hidden=32)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1, 3, 32, 32)).astype(np.float32)     # 4 x 4 grid of 8 px patches
+    base = stem(ms.Tensor(x)).asnumpy()
+    assert base.shape == (1, 16, 32)
+
+    def moved_by(row, col):
+        y = x.copy()
+        y[0, 1, row, col] += 3.0
+        return set(np.flatnonzero(np.abs(stem(ms.Tensor(y)).asnumpy() - base).max(-1)[0] > 1e-5))
+    assert moved_by(9, 17) == {1, 2, 5, 6}            # top-left quarter of patch (1, 2)
+    assert moved_by(14, 22) == {6, 7, 10, 11}         # its bottom-right quarter
+    assert moved_by(0, 0) == {0}                      # the image corner: nothing beyond
+    assert moved_by(2, 13) == {1, 2}                  # top border, right quarter of patch (0, 1)
+    assert moved_by(8, 31) == {3, 7}                  # the right edge of patch (1, 3), top half
+
+
 def test_sincos_positions_are_fixed_and_distances_follow_the_grid():
     # model.vision.pos_embed=sincos: MAE's 2-D table, frozen, in place of the learnt one
     from zidong.config import load_config

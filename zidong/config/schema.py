@@ -6,6 +6,8 @@ what would be allowed; the loader adds the file name.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,7 +47,7 @@ class TransformerConfig:
 
 
 POOLS = ("max", "mean", "cls")
-STEMS = ("linear", "hmlp", "conv")  # vision patch embeddings (zidong/models/patch_embed.py)
+STEMS = ("linear", "hmlp", "conv", "overlap")  # vision patch embeddings (zidong/models/patch_embed.py)
 POSITIONS = ("learned", "sincos")  # vision position tables (zidong/models/vision_encoder.py)
 
 
@@ -80,8 +82,11 @@ class VisionEncoderConfig(EncoderConfig):
     image_size: int = 64
     patch_size: int = 8
     channels: int = 3
-    stem: str = "linear"   # patch embedding: linear | hmlp | conv (zidong/models/patch_embed.py)
+    stem: str = "linear"   # linear | hmlp | conv | overlap (zidong/models/patch_embed.py)
     pos_embed: str = "learned"  # learned | sincos: a fixed 2-D sine-cosine table (MAE's)
+    # the conv stem's 3x3 convolutions as channels/stride, e.g. "32/2,64/2,128/2,192/1" (a
+    # ViT-hybrid's CNN trunk); empty: log2(patch_size) stride-2 ones (patch_embed.conv_layers)
+    conv_layers: str = ""
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
@@ -93,11 +98,29 @@ class VisionEncoderConfig(EncoderConfig):
         _require(self.stem in STEMS, f"{prefix}.stem", f"must be one of {STEMS}, got {self.stem!r}")
         _require(self.stem != "hmlp" or self.patch_size % 4 == 0, f"{prefix}.patch_size",
                  f"the hmlp stem needs a multiple of 4, got {self.patch_size}")
-        _require(self.stem != "conv" or (self.patch_size >= 2 and not self.patch_size & (self.patch_size - 1)),
+        _require(self.stem != "conv" or bool(self.conv_layers)
+                 or (self.patch_size >= 2 and not self.patch_size & (self.patch_size - 1)),
                  f"{prefix}.patch_size", f"the conv stem needs a power of 2, got {self.patch_size}")
+        if self.conv_layers:
+            self._check_conv_layers(prefix)
         _require(self.channels in (1, 3), f"{prefix}.channels", f"must be 1 or 3, got {self.channels}")
+        _require(self.stem != "overlap" or self.patch_size % 2 == 0, f"{prefix}.patch_size",
+                 f"the overlap stem needs an even size, got {self.patch_size}")
         _require(self.image_size % self.patch_size == 0, f"{prefix}.patch_size",
                  f"image_size {self.image_size} is not divisible by patch_size {self.patch_size}")
+
+    def _check_conv_layers(self, prefix: str) -> None:
+        key = f"{prefix}.conv_layers"
+        _require(self.stem == "conv", key, f"only the conv stem reads it (stem is {self.stem!r})")
+        try:
+            layers = [tuple(int(v) for v in item.split("/")) for item in self.conv_layers.split(",")]
+        except ValueError:
+            layers = []
+        _require(bool(layers) and all(len(x) == 2 and x[0] > 0 and x[1] in (1, 2) for x in layers),
+                 key, f"expected channels/stride items (stride 1 or 2), e.g. \"32/2,64/2,128/2\", "
+                 f"got {self.conv_layers!r}")
+        _require(math.prod(s for _, s in layers) == self.patch_size, key,
+                 f"the strides must multiply to patch_size {self.patch_size}, got {self.conv_layers!r}")
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zidong.config.schema import ModelConfig
 from zidong.config.special_tokens import NUM_LANGS
-from zidong.models.patch_embed import conv_widths, hmlp_width
+from zidong.models.patch_embed import conv_layers, hmlp_width
 from zidong.models.speech_decoder import OFFSET_FEATURES, REL_FEATURES
 
 
@@ -39,11 +39,12 @@ def stack(t, cross: int | None = None, hidden: int | None = None) -> int:
 
 def stem(v) -> int:
     """``patch_embed.create_stem``."""
-    if v.stem == "hmlp":
-        w, sub = hmlp_width(v.hidden), (v.patch_size // 4) ** 2 * v.channels
+    if v.stem in ("hmlp", "overlap"):
+        window = v.patch_size * (2 if v.stem == "overlap" else 1)
+        w, sub = hmlp_width(v.hidden), (window // 4) ** 2 * v.channels
         return linear(sub, w) + linear(4 * w, w) + linear(4 * w, v.hidden) + 2 * layer_norm(w)
     if v.stem == "conv":
-        widths = conv_widths(v.patch_size, v.hidden)
+        widths = [w for w, _ in conv_layers(v.patch_size, v.hidden, v.conv_layers)]
         ins = [v.channels] + widths[:-1]
         return (sum(9 * a * b + b + layer_norm(b) for a, b in zip(ins, widths))
                 + linear(widths[-1], v.hidden))

@@ -19,12 +19,18 @@
   convolution path (zidong/eval/scorer_net.py). ``--set context.cpu_isa=avx2`` brings conv to
   1.38 s there but slows the matmuls (linear 1.13 s, hmlp 1.48 s). Because windows cross patch
   borders, the vision encoder blanks a hidden patch's pixels before this stem (``mixes_patches``).
+  ``model.vision.conv_layers`` sets its convolutions (e.g. a ViT-hybrid's CNN trunk).
+- ``overlap``: an hmlp stem over the 2*patch window centred on each patch (overlapping patch
+  embedding, as in PVTv2), without ``nn.Conv2d``.
+
+None of them made a difference to how fast the encoder learns to see shapes when trained on
+them directly (``tools/probe_vision_supervised.py``; docs/architecture.md, "Shapes").
 """
 from __future__ import annotations
 
 import math
 
-from mindspore import nn
+from mindspore import nn, ops
 
 from .layers import Linear, layer_norm
 
@@ -34,18 +40,24 @@ def hmlp_width(hidden: int) -> int:
     return max(hidden // 4, 16)
 
 
-def conv_widths(patch: int, hidden: int) -> list:
-    """Channels after each of the conv stem's log2(patch) convolutions."""
+def conv_layers(patch: int, hidden: int, spec: str = "") -> list:
+    """(channels, stride) of each of the conv stem's 3x3 convolutions. ``spec`` is
+    ``model.vision.conv_layers``, e.g. "32/2,64/2,128/2,192/1"; empty: log2(patch) stride-2
+    convolutions of hidden/8, /4, /2 channels (8 px patches). The config checks that the strides
+    multiply to the patch size."""
+    if spec:
+        return [tuple(int(v) for v in item.split("/")) for item in spec.split(",")]
     n = int(round(math.log2(patch)))
-    return [max(hidden // 2 ** (n - i), 16) for i in range(n)]
+    return [(max(hidden // 2 ** (n - i), 16), 2) for i in range(n)]
 
 
 class _ConvGeluNorm(nn.Cell):
-    """3x3 stride-2 convolution, GELU, LayerNorm over the channels (NCHW in and out)."""
+    """3x3 convolution, GELU, LayerNorm over the channels (NCHW in and out)."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, stride: int):
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 3, stride=2, pad_mode="pad", padding=1, has_bias=True)
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, pad_mode="pad", padding=1,
+                              has_bias=True)
         self.act = nn.GELU(approximate=False)
         self.norm = layer_norm(c_out)
 
@@ -58,17 +70,18 @@ class ConvStem(nn.Cell):
 
     mixes_patches = True  # takes whole images, not patchify's rows
 
-    def __init__(self, patch: int, channels: int, hidden: int):
+    def __init__(self, patch: int, channels: int, hidden: int, spec: str = ""):
         super().__init__()
-        if patch < 2 or patch & (patch - 1):
+        if not spec and (patch < 2 or patch & (patch - 1)):
             raise ValueError(f"model.vision.patch_size {patch}: the conv stem needs a power of 2")
-        widths = conv_widths(patch, hidden)
+        layers = conv_layers(patch, hidden, spec)
+        widths = [w for w, _ in layers]
         # the LayerNorms stand in for Xiao et al.'s BatchNorm: without them the stem's output
         # starts at std 0.007 on unit-normal pixels, a third of the position embeddings' it is
         # added to (0.22 with them), and the probe sat near chance for 400 steps
         # (docs/architecture.md, "The patch stem")
-        self.layers = nn.SequentialCell([_ConvGeluNorm(a, b)
-                                         for a, b in zip([channels] + widths[:-1], widths)])
+        self.layers = nn.SequentialCell([_ConvGeluNorm(a, b, stride) for a, (b, stride)
+                                         in zip([channels] + widths[:-1], layers)])
         self.proj = Linear(widths[-1], hidden)
 
     def construct(self, x):
@@ -104,11 +117,43 @@ class HMLPStem(nn.Cell):
         return self.fc3(x.reshape(b, n, 4 * w))
 
 
+class OverlapStem(nn.Cell):
+    """(B, C, H, W) images -> (B, (H/patch)*(W/patch), hidden): each token reads the 2*patch px
+    window centred on its patch (half a patch of each neighbour around it, zero-padded at the
+    image border) through an hmlp stem of that window size. Windows at stride ``patch`` and twice
+    its width hold every outline up to a patch wide whole in at least one token, which
+    non-overlapping patches cannot (a small shape on a patch border is cut in two or four).
+    Written as reshapes and slices, no ``nn.Conv2d`` (slow on AVX-512 CPUs, see ``conv``)."""
+
+    mixes_patches = True
+
+    def __init__(self, patch: int, channels: int, hidden: int):
+        super().__init__()
+        if patch % 2:
+            raise ValueError(f"model.vision.patch_size {patch}: the overlap stem needs an even size")
+        self.patch = patch
+        self.pad = nn.Pad(((0, 0), (0, 0), (patch // 2, patch // 2), (patch // 2, patch // 2)))
+        self.mlp = HMLPStem(2 * patch, channels, hidden)
+
+    def construct(self, x):
+        b, c, h, _ = x.shape
+        p = self.patch
+        g = h // p
+        x = self.pad(x).reshape(b, c, g + 1, p, g + 1, p)
+        # pair each row of cells with the next, then each column: (B, C, g, 2p, g, 2p)
+        x = ops.stack((x[:, :, :g], x[:, :, 1:]), 3).reshape(b, c, g, 2 * p, g + 1, p)
+        x = ops.stack((x[:, :, :, :, :g], x[:, :, :, :, 1:]), 5).reshape(b, c, g, 2 * p, g, 2 * p)
+        x = x.transpose(0, 2, 4, 3, 5, 1).reshape(b, g * g, 4 * p * p * c)
+        return self.mlp(x)
+
+
 def create_stem(cfg) -> nn.Cell:
     """The patch embedding named by ``cfg.stem`` (a VisionEncoderConfig)."""
     pixels = cfg.patch_size * cfg.patch_size * cfg.channels
     if cfg.stem == "conv":
-        return ConvStem(cfg.patch_size, cfg.channels, cfg.hidden)
+        return ConvStem(cfg.patch_size, cfg.channels, cfg.hidden, cfg.conv_layers)
+    if cfg.stem == "overlap":
+        return OverlapStem(cfg.patch_size, cfg.channels, cfg.hidden)
     if cfg.stem == "hmlp":
         return HMLPStem(cfg.patch_size, cfg.channels, cfg.hidden)
     return Linear(pixels, cfg.hidden)
