@@ -390,6 +390,7 @@ class ObjectiveWeights:
     speech_gen: float = 1.0   # modality level: log-mel from the others
     contrastive: float = 1.0  # sample level: InfoNCE over every present pair
     matching: float = 1.0     # sample level: 5-way tri-modal matching with hard negatives
+    ctc: float = 0.0          # token level: CTC from the speech encoder's tokens to the transcript
 
     @property
     def generated(self) -> tuple[int, ...]:

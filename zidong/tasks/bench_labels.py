@@ -25,7 +25,8 @@ from zidong.train.doc_sections import write_section
 FRACTIONS = (0.01, 0.05, 0.1, 1.0)
 # image-only data trains masked image modelling alone: every other objective is left out
 MIM_ONLY = [f"train.objectives.{o}=0" for o in ("mlm", "msm", "text_gen", "image_gen",
-                                                 "speech_gen", "contrastive", "matching")] \
+                                                 "speech_gen", "contrastive", "matching",
+                                                 "ctc")] \
     + ["train.warm_start=0"]  # a contrastive warm start has no contrastive objective to train
 
 

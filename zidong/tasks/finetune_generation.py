@@ -43,7 +43,7 @@ def generation_overrides(batch_size: int, decoders=tuple(DECODERS)) -> list[str]
         f"data.masking.hide_per_batch={batch_size // n}", "data.masking.single_source_prob=1.0",
         "data.masking.match_negatives=0",
         "train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
-        "train.objectives.matching=0", *on,
+        "train.objectives.matching=0", "train.objectives.ctc=0", *on,
         "train.objectives.contrastive=0", "train.warm_start=0",
         # no clean encoder pass (nothing contrastive to feed), so every row must be fused (a
         # preset's ``fusion_batch`` < batch_size left rows with only the clean pass, and the

@@ -27,7 +27,8 @@ VARIANTS = {
     # the warm start trains the sample level alone: without that level there is none
     "no_sample_level": ["train.objectives.contrastive=0", "train.objectives.matching=0",
                         "train.warm_start=0"],
-    "no_token_level": ["train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0"],
+    "no_token_level": ["train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
+                       "train.objectives.ctc=0"],
 }
 DIRECTIONS = ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s")
 TARGETS = {"t2i": 0.5, "i2t": 0.5, "s2i": 0.3, "s2t": 0.6}

@@ -22,19 +22,20 @@ from zidong.objectives.masked_image import MaskedImageModelling
 from zidong.objectives.masked_speech import MaskedSpeechModelling
 from zidong.objectives.masked_text import MaskedTextModelling
 from zidong.objectives.matching import Matching
+from zidong.objectives.speech_ctc import SpeechCTC
 from zidong.objectives.speech_generation import SpeechGeneration
 from zidong.objectives.text_generation import TextGeneration
 
 OBJECTIVES = ("mlm", "mim", "msm", "text_gen", "image_gen", "speech_gen", "contrastive",
-              "matching")
+              "matching", "ctc")
 LEVEL = {"mlm": "token", "mim": "token", "msm": "token", "text_gen": "modality",
          "image_gen": "modality", "speech_gen": "modality", "contrastive": "sample",
-         "matching": "sample"}
+         "matching": "sample", "ctc": "token"}
 CONTRASTIVE = OBJECTIVES.index("contrastive")
 # the Cells whose parameters only their objective trains: their gradient norm tells if it is alive
 OWN_PARAMS = {"mlm": "mlm.", "mim": "mim.", "msm": "msm.", "text_gen": "model.text_decoder.",
               "image_gen": "model.image_decoder.", "speech_gen": "model.speech_decoder.",
-              "contrastive": "contrastive.", "matching": "matching."}
+              "contrastive": "contrastive.", "matching": "matching.", "ctc": "ctc."}
 BATCH = ("text_ids", "text_mask", "dec_in", "dec_target", "dec_mask", "text_masked",
          "text_mlm_pos", "text_mlm_weight", "image", "image_mlm_mask", "mel", "mel_mask",
          "mel_mlm_mask", "mel_len", "presence", "hidden", "lang_id", "answer", "text_dur")
@@ -55,6 +56,7 @@ class PretrainNet(nn.Cell):
         self.speech_gen = SpeechGeneration(m.speech.max_frames)
         self.contrastive = Contrastive()
         self.matching = Matching(d)
+        self.ctc = SpeechCTC(d, m.text.vocab_size)
         self.n_neg = mk.match_negatives
         h, generated = mk.hide_per_batch, cfg.train.objectives.generated
         # each enabled decoder's rows (text, image, speech), in the data pipeline's order
@@ -74,6 +76,7 @@ class PretrainNet(nn.Cell):
         self.on_mlm, self.on_mim, self.on_msm = on["mlm"], on["mim"], on["msm"]
         self.on_text, self.on_image, self.on_speech = on["text_gen"], on["image_gen"], on["speech_gen"]
         self.on_contrastive, self.on_matching = on["contrastive"], on["matching"]
+        self.on_ctc = on["ctc"]
         # the clean pass serves the sample level only (its embeddings also pick the matching
         # negatives): without it, e.g. image-only masked modelling, it is not computed
         self.use_clean = cfg.train.clean_contrastive and (self.on_contrastive or self.on_matching)
@@ -117,14 +120,14 @@ class PretrainNet(nn.Cell):
         zero = ops.zeros((), ms.float32)
         contrastive = self.contrastive(self._clean(text_ids, text_mask, image, mel, mel_mask),
                                        paired)
-        losses = (zero, zero, zero, zero, zero, zero, contrastive, zero)
+        losses = (zero, zero, zero, zero, zero, zero, contrastive, zero, zero)
         return (contrastive * weights[CONTRASTIVE],) + losses
 
     def construct(self, text_ids, text_mask, dec_in, dec_target, dec_mask, text_masked,
                   text_mlm_pos, text_mlm_weight, image, image_mlm_mask, mel, mel_mask,
                   mel_mlm_mask, mel_len, presence, hidden, lang_id, answer, text_dur, weights,
                   warm=False):
-        # weights (8,): each objective's weight this step, in OBJECTIVES order (an input, so that
+        # weights (len(OBJECTIVES),): each objective's weight this step, in OBJECTIVES order (an input, so that
         # task sampling can switch objectives per step without another graph). ``warm`` (a Python
         # bool, hence a compile-time constant: one graph per value) selects the warm-start phase
         model = self.model
@@ -225,6 +228,11 @@ class PretrainNet(nn.Cell):
                 speech_gen = self.speech_gen(pred, frac, mel[ss], mel_mask[ss], mel_len[ss],
                                              hidden[ss][:, 2])
 
-        losses = (mlm, mim, msm, text_gen, image_gen, speech_gen, contrastive, matching)
+        # token level, speech to its transcript (the speech encoder's own tokens: the text is
+        # the target even where the fusion does not see it)
+        ctc = self.ctc(s_tok[:, 1:], s_msk[:, 1:], text_ids, text_mask,
+                       paired[:, 0] * paired[:, 2]) if self.on_ctc else zero
+
+        losses = (mlm, mim, msm, text_gen, image_gen, speech_gen, contrastive, matching, ctc)
         total = (ops.stack(losses) * weights).sum()
         return (total,) + losses

@@ -266,6 +266,12 @@ class Trainer:
         missing = [m for m in missing if m in {p.name for p in self.net.get_parameters()}
                    and kept(m)]
         missing = zero_added_later(self.net, missing, ckpt)
+        # an objective's head that the checkpoint predates (e.g. ctc) is a read-out of the model
+        # for a loss, not part of it: it starts fresh, as it would in a new run
+        heads = sorted({m.split(".")[0] for m in missing if not m.startswith("model.")})
+        if heads:
+            self.log(f"{ckpt} predates the head(s) of {', '.join(heads)}: they start fresh")
+        missing = [m for m in missing if m.startswith("model.")]
         if missing:
             raise ValueError(f"{ckpt}: lacks {len(missing)} tensors of this model, e.g. {missing[:3]}")
         self.log(f"initialised from {ckpt}" + (f" (fresh: {', '.join(self.cfg.train.fresh)})"
