@@ -100,6 +100,12 @@ def main(argv=None) -> int:
         x = images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         return ms.Tensor(((x - mean) / std).astype(np.float32))
 
+    # both graphs compile now: MindSpore parses the Cells' source when it compiles, so a source
+    # file edited during a long run would break a compilation left to its end
+    # (the encoder has no dropout: the same graph trains and predicts)
+    predict = ms.jit(net)
+    predict(ms.Tensor(np.zeros((100, 3, cfg.model.vision.image_size,
+                                cfg.model.vision.image_size), np.float32)))
     stream = BatchStream(args.seed, args.batch, workers=1, augment=False)
     budget, warmup = args.minutes * 60.0, 50
     n, t0, elapsed = 0, None, 0.0
@@ -121,8 +127,6 @@ def main(argv=None) -> int:
     finally:
         stream.close()
 
-    net.set_train(False)
-    predict = ms.jit(net)
     held = BatchStream(args.seed, 100, workers=1, augment=False, tag=HELDOUT_TAG,
                        count=max(1, args.test // 100))
     hits, total, sets = np.zeros(len(SIZES)), 0, 0
