@@ -77,6 +77,11 @@ class TextEncoderConfig(EncoderConfig):
         _positive(self, prefix, "max_len")
 
 
+def parse_conv_layers(spec: str) -> list[tuple[int, ...]]:
+    """``model.vision.conv_layers`` "32/2,64/2" -> [(32, 2), (64, 2)] (ValueError if not numbers)."""
+    return [tuple(int(v) for v in item.split("/")) for item in spec.split(",")]
+
+
 @dataclass
 class VisionEncoderConfig(EncoderConfig):
     image_size: int = 64
@@ -113,7 +118,7 @@ class VisionEncoderConfig(EncoderConfig):
         key = f"{prefix}.conv_layers"
         _require(self.stem == "conv", key, f"only the conv stem reads it (stem is {self.stem!r})")
         try:
-            layers = [tuple(int(v) for v in item.split("/")) for item in self.conv_layers.split(",")]
+            layers = parse_conv_layers(self.conv_layers)
         except ValueError:
             layers = []
         _require(bool(layers) and all(len(x) == 2 and x[0] > 0 and x[1] in (1, 2) for x in layers),

@@ -32,6 +32,8 @@ import math
 
 from mindspore import nn, ops
 
+from zidong.config.schema import parse_conv_layers
+
 from .layers import Linear, layer_norm
 
 
@@ -46,7 +48,7 @@ def conv_layers(patch: int, hidden: int, spec: str = "") -> list:
     convolutions of hidden/8, /4, /2 channels (8 px patches). The config checks that the strides
     multiply to the patch size."""
     if spec:
-        return [tuple(int(v) for v in item.split("/")) for item in spec.split(",")]
+        return parse_conv_layers(spec)
     n = int(round(math.log2(patch)))
     return [(max(hidden // 2 ** (n - i), 16), 2) for i in range(n)]
 
