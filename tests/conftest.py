@@ -24,10 +24,8 @@ def mini_corpus(tmp_path_factory):
 
 
 # a short tiny-preset pretraining: small batches, frequent logs and checkpoints, a 4-step VQ stage
-# every objective on, ctc too (off in the presets), so the runs exercise and check all of them
 TINY_RUN = ["train.batch_size=8", "train.log_every=2", "train.ckpt_every=3", "train.keep_last=2",
-            "train.vq.steps=4", "train.vq.batch_size=8", "train.warmup_steps=2",
-            "train.objectives.ctc=1"]
+            "train.vq.steps=4", "train.vq.batch_size=8", "train.warmup_steps=2"]
 
 
 @pytest.fixture(scope="session")

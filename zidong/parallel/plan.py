@@ -119,7 +119,9 @@ def objective_heads(cfg: Config) -> dict[str, tuple[int, int]]:
             "mim": (d * m.image_tokenizer.codebook_size, ln + m.image_tokenizer.codebook_size),
             "msm": (0, ln + pc.linear(d, 4 * m.speech.n_mels)),
             "matching": (0, ln + pc.linear(d, d) + pc.linear(d, 5)),
-            "contrastive": (0, 1)}
+            "contrastive": (0, 1),
+            # built whatever its weight (a run may turn it on); its head is not sharded
+            "ctc": (0, ln + pc.linear(d, m.text.vocab_size))}
 
 
 def _units(cfg: Config) -> list[Unit]:
