@@ -2,7 +2,7 @@
 attributes the image scorer reads (two groups' count, size, colour and shape, and the relation),
 on fresh clean renders, and score it on held-out renders. The pretraining teaches the encoder
 only what its objectives ask for; this asks directly, so a stem or patch layout that cannot
-represent an attribute shows here in minutes (docs/architecture.md, "The patch stem").
+represent an attribute shows here in minutes (docs/architecture.md, "Shapes, asked directly").
 
     .venv/bin/python tools/probe_vision_supervised.py [--minutes 6] [--batch 64]
         [--set model.vision.stem=conv] [--test 1000]
