@@ -190,7 +190,8 @@ def cmd_eval(args) -> int:
                        candidates=args.candidates, limit=args.limit,
                        image_scorer=args.image_scorer, speech_scorer=args.speech_scorer,
                        seed=args.seed, beam_size=args.beam, rerank=args.rerank,
-                       temperature=args.temperature, top_k=args.top_k, i2s_via=args.i2s_via)
+                       temperature=args.temperature, top_k=args.top_k, i2s_via=args.i2s_via,
+                       ctc_weight=args.ctc_weight)
     print(json.dumps(metrics, indent=1))
     return 0
 

@@ -22,6 +22,13 @@ def test_text_tasks_are_identical(engine, runtime, batch):
         engine.text(batch, "caption", lang="zh", method="greedy")
 
 
+def test_a_run_without_a_trained_ctc_head_recognises_with_the_text_decoder_alone(engine, runtime):
+    from zidong.tasks.runner import TaskRunner
+    assert TaskRunner.ctc_weight > 0   # joint decoding is the default; the missing head turns it off
+    assert engine.asr_ctc_weight() == runtime.asr_ctc_weight() == 0.0
+    assert "ctc" not in runtime.bundle.graphs_info
+
+
 def test_image_codes_and_pixels_are_identical_under_a_seed(engine, runtime, batch):
     from zidong.models.generation import generate_image_codes
     for task, seed, temperature in (("t2i", 3, 1.0), ("s2i", 5, 0.7)):

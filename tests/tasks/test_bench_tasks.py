@@ -34,17 +34,27 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
         flag = "--ckpt" if "--ckpt" in argv else "--init-from"
         assert argv[argv.index(flag) + 1] == str(tmp_path / "finetune_speech"), name
     assert by["eval_finetuned_i2s_direct"][-2:] == ["--i2s-via", "direct"]
+    # speech recognition: the same run, speech encoder and text decoder trained with the ctc
+    # objective (and the contrastive one, so the speech side stays in the unified space)
+    asr = by["finetune_asr"]
+    assert asr[asr.index("--init-from") + 1] == str(tmp_path / "finetune_speech")
+    assert {"train.objectives.ctc=1", "train.objectives.contrastive=1"} <= set(asr)
+    frozen = next(a for a in asr if a.startswith("train.freeze="))
+    assert "speech_encoder" not in frozen and "text_decoder" not in frozen
+    assert by["eval_asrft_attention"][-2:] == ["--ctc-weight", "0"]
 
 
 def test_the_documented_command_reruns_the_same_budgets(tmp_path):
-    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5, 300, 900, 35.0)
+    command = command_line("runs/pre", tmp_path, 3000, 500, 20.0, 10.0, 64, 7.5, 300, 900, 35.0,
+                           25.0)
     assert command.startswith("zidong bench-tasks ")
     args = build_parser().parse_args(command.split()[1:])
     assert (args.pretrained, args.out, args.scorer_steps, args.finetune_steps) == \
         ("runs/pre", str(tmp_path), 3000, 500)
     assert (args.finetune_minutes, args.photo_minutes, args.vqa_minutes, args.limit) == \
         (20.0, 10.0, 7.5, 64)
-    assert (args.vqa_limit, args.speech_steps, args.speech_minutes) == (300, 900, 35.0)
+    assert (args.vqa_limit, args.speech_steps, args.speech_minutes, args.asr_minutes) == \
+        (300, 900, 35.0, 25.0)
 
 
 def test_vqa_scores_more_questions_than_the_generation_tasks(tmp_path):

@@ -17,8 +17,11 @@ from .search import beam_search, greedy_search, sample_search
 
 
 def decode_text(make_step, memory: Tensor, mask: Tensor, max_len: int, start, method: str = "beam",
-                beam_size: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
-    """Token ids (without start/EOS) per row of ``memory``; ``start`` one id or one per row."""
+                beam_size: int = 4, length_penalty: float = 1.0, ctc=None,
+                ctc_weight: float = 0.0) -> list[list[int]]:
+    """Token ids (without start/EOS) per row of ``memory``; ``start`` one id or one per row.
+    ``ctc`` (a ``CTCPrefixScorer`` over the same rows) makes beam search the joint
+    CTC/attention one with weight ``ctc_weight``."""
     n = memory.shape[0]
     if method == "greedy":
         return greedy_search(make_step(memory, mask), n, max_len, start, EOS_ID, PAD_ID)
@@ -26,7 +29,7 @@ def decode_text(make_step, memory: Tensor, mask: Tensor, max_len: int, start, me
         mem = Tensor(np.repeat(memory.asnumpy(), beam_size, 0))
         msk = Tensor(np.repeat(mask.asnumpy(), beam_size, 0))
         return beam_search(make_step(mem, msk), n, max_len, start, EOS_ID, beam_size,
-                           length_penalty, PAD_ID)
+                           length_penalty, PAD_ID, ctc, ctc_weight)
     raise ValueError(f"method must be 'greedy' or 'beam', got {method!r}")
 
 

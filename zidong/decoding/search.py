@@ -12,6 +12,8 @@ from typing import Callable
 
 import numpy as np
 
+from .ctc_prefix import CTCPrefixScorer
+
 StepFn = Callable[[np.ndarray], np.ndarray]
 
 
@@ -77,22 +79,46 @@ def sample_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int | None,
 
 
 def beam_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int, beam_size: int = 4,
-                length_penalty: float = 1.0, pad: int = 0) -> list[list[int]]:
+                length_penalty: float = 1.0, pad: int = 0, ctc: CTCPrefixScorer | None = None,
+                ctc_weight: float = 0.0, ctc_candidates: int = 10) -> list[list[int]]:
     """Beam search; ``step_fn`` sees n * beam_size rows (example-major). Finished hypotheses are
-    ranked by log-probability / length ** length_penalty."""
+    ranked by log-probability / length ** length_penalty.
+
+    With ``ctc`` (a scorer over the same ``n`` rows) and ``ctc_weight`` w > 0 the search is the
+    joint CTC/attention one: a hypothesis scores (1 - w) log p_att + w log p_ctc(prefix), and
+    each live hypothesis is extended only by the decoder's ``ctc_candidates`` most likely tokens
+    and EOS (the prefix scores cost T steps per candidate)."""
     k = beam_size
+    joint = ctc is not None and ctc_weight > 0
     starts = _starts(bos, n)
     ids = _start(n * k, max_len, np.repeat(starts, k), pad)
     scores = np.full((n, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one alive so the first step is not k-fold
+    att_scores = scores.copy()          # the decoder's own log-probability of each hypothesis
+    ctc_state = ctc.start(k) if joint else None
     hyps = np.zeros((n, k, max_len), np.int64)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(n)]
     for t in range(max_len):
         logp = log_softmax(step_fn(ids)[:, t]).reshape(n, k, -1)
         vocab = logp.shape[-1]
-        cand = (scores[:, :, None] + logp).reshape(n, k * vocab)
+        att = att_scores[:, :, None] + logp
+        if joint:
+            cands = np.argsort(-logp, axis=2)[:, :, :ctc_candidates]
+            # the end is always a candidate: the CTC says where the utterance ends even when
+            # the decoder does not yet rank EOS high (a repeated id is scored twice, the same)
+            cands = np.concatenate([cands, np.full((n, k, 1), eos, cands.dtype)], axis=2)
+            last = hyps[:, :, t - 1] if t > 0 else np.zeros((n, k), np.int64)
+            psi, ext = ctc.extend(ctc_state, last, t, cands)
+            combined = np.full_like(att, -np.inf)
+            np.put_along_axis(combined, cands, (1 - ctc_weight) * np.take_along_axis(
+                att, cands, 2) + ctc_weight * psi, 2)
+            cand = combined.reshape(n, k * vocab)
+        else:
+            cand = att.reshape(n, k * vocab)
         top = np.argsort(-cand, axis=1)[:, :2 * k]  # 2k so that k live ones survive EOS
         new_scores = np.full((n, k), -np.inf)
+        new_att = np.full((n, k), -np.inf)
+        new_state = np.full_like(ctc_state, -np.inf) if joint else None
         new_hyps = np.zeros_like(hyps)
         for b in range(n):
             alive = 0
@@ -108,10 +134,16 @@ def beam_search(step_fn: StepFn, n: int, max_len: int, bos, eos: int, beam_size:
                 elif alive < k:
                     new_hyps[b, alive, :t + 1] = seq
                     new_scores[b, alive] = s
+                    new_att[b, alive] = att[b, beam, tok]
+                    if joint:
+                        new_state[b, alive] = ext[b, beam, int(np.flatnonzero(
+                            cands[b, beam] == tok)[0])]
                     alive += 1
                 if alive == k:
                     break
-        scores, hyps = new_scores, new_hyps
+        scores, att_scores, hyps = new_scores, new_att, new_hyps
+        if joint:
+            ctc_state = new_state
         # Stop once no live beam can beat the best finished one. Log-probabilities only fall as a
         # hypothesis grows, so a live beam's best normalised score is bounded by its current
         # score over the longest length it could reach (for length_penalty >= 0).

@@ -111,6 +111,8 @@ class GenerationEval:
             m[f"{task}.n"] = len(recs)
             if task in ("caption", "asr"):
                 m.update(self._text_scores(task, recs))
+                if task == "asr":   # how it was decoded: 0 is the text decoder alone
+                    m["asr.ctc_weight"] = self.engine.asr_ctc_weight()
             elif task in VQA_TASKS:
                 m.update(self._vqa_scores(task, recs))
             elif task in ("t2i", "s2i"):

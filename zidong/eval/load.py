@@ -96,3 +96,20 @@ def load_matching(path: str | Path, dim: int):
         raise ValueError(f"{path}: matching head lacks {missing[:3]}")
     head.set_train(False)
     return head
+
+
+def load_ctc(path: str | Path, cfg):
+    """The speech encoder's CTC head (``train.objectives.ctc``), for joint CTC/attention speech
+    recognition. Every checkpoint holds the head, trained or not: only a run whose own config
+    trains it (weight > 0) has one worth reading; any other raises ValueError."""
+    from zidong.objectives.speech_ctc import SpeechCTC
+    if not cfg.train.objectives.ctc > 0:
+        raise ValueError(f"{path}: this run did not train the ctc head (train.objectives.ctc is 0)")
+    params, _, _ = load_state(resolve_checkpoint(path))
+    own = {k[len("ctc."):]: v for k, v in params.items() if k.startswith("ctc.")}
+    head = SpeechCTC(cfg.model.unified_dim, cfg.model.text.vocab_size)
+    missing, _ = ms.load_param_into_net(head, own, strict_load=True)
+    if missing:
+        raise ValueError(f"{path}: ctc head lacks {missing[:3]}")
+    head.set_train(False)
+    return head

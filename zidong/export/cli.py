@@ -48,7 +48,7 @@ def cmd_export(args) -> int:
 def infer(task: str, mindir, out, text=None, image=None, audio=None, lang: str = "en",
           seed: int = 0, temperature: float = 1.0, top_k: int = 0, beam_size: int = 4,
           data=None, target: str | None = None, top: int = 10, rerank: int = 0,
-          i2s_via: str = "caption") -> dict:
+          i2s_via: str = "caption", ctc_weight: float | None = None) -> dict:
     """What ``zidong generate`` does, from an export folder; plus ``retrieve`` (a query against
     the samples of a manifest). Writes the same files as ``generate`` and ``infer.json``."""
     from zidong.export.infer import MindirEngine
@@ -61,6 +61,8 @@ def infer(task: str, mindir, out, text=None, image=None, audio=None, lang: str =
     out.mkdir(parents=True, exist_ok=True)
     engine = MindirEngine(mindir, batch_size=1)
     engine.i2s_via = i2s_via
+    if ctc_weight is not None:
+        engine.ctc_weight = ctc_weight
     engine.bundle.require(task)
     batch = engine.batch_of(text, image, audio, lang)
     record = {"task": task, "mindir": str(mindir),
@@ -83,7 +85,7 @@ def cmd_infer(args) -> int:
     try:
         record = infer(args.task, args.mindir, args.out, args.text, args.image, args.audio,
                        args.lang, args.seed, args.temperature, args.top_k, args.beam, args.data,
-                       args.target, args.top, args.rerank, args.i2s_via)
+                       args.target, args.top, args.rerank, args.i2s_via, args.ctc_weight)
     except (ValueError, FileNotFoundError) as e:  # BundleError and DataError are ValueErrors
         return _fail(e)
     print(json.dumps(record, indent=1, ensure_ascii=False))

@@ -12,7 +12,7 @@ import mindspore as ms
 from zidong import __version__
 from zidong.audio.features import LOG_MEL_FLOOR, LOG_MEL_MEAN, LOG_MEL_STD
 from zidong.config.special_tokens import BOS_ID, EOS_ID, LANG_IDS, LANG_INDEX, PAD_ID
-from zidong.eval.load import load_matching, load_run, resolve_checkpoint
+from zidong.eval.load import load_ctc, load_matching, load_run, resolve_checkpoint
 from zidong.export.bundle import (FORMAT_VERSION, MANIFEST, TASK_GRAPHS, TASKS, TOKENIZER,
                                   file_record)
 from zidong.export.graphs import graph_specs, input_placeholders
@@ -72,18 +72,24 @@ def export_run(run, out, tasks=None, log=sys.stderr) -> dict:
     specs = graph_specs(cfg.model)
     names = _graphs_for(tasks)
     skipped = {}
-    matching = None
+    heads = {"match": None, "ctc": None}
     if "retrieve" in tasks:
         try:
-            matching = load_matching(ckpt, cfg.model.unified_dim)
+            heads["match"] = load_matching(ckpt, cfg.model.unified_dim)
             names.append("match")
         except ValueError as e:
             skipped["match"] = str(e)
+    if "asr" in tasks:   # joint CTC/attention recognition, when the run trained the ctc head
+        try:
+            heads["ctc"] = load_ctc(ckpt, cfg)
+            names.append("ctc")
+        except ValueError as e:
+            skipped["ctc"] = str(e)
     _replace(out / MANIFEST)  # a half-written folder is then never mistaken for a complete one
     graphs = {}
     for name in names:
         spec = specs[name]
-        net = spec.build(model, matching)
+        net = spec.build(model, heads)
         net.set_train(False)
         path = out / f"{name}.mindir"
         _replace(path)
@@ -136,7 +142,7 @@ def export_other(run, out, fmt: str, batch: int = 1, log=sys.stderr) -> dict:
     specs = graph_specs(cfg.model)
     files = {}
     for name in EMBEDDERS:
-        net = specs[name].build(model, None)
+        net = specs[name].build(model, {})
         net.set_train(False)
         suffix = ".onnx" if fmt == "ONNX" else ".air"
         _replace(out / (name + suffix))

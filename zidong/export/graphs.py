@@ -76,6 +76,20 @@ class MatchScorer(nn.Cell):
         return ops.softmax(self.matching.logits(memory[:, 0]), -1)[:, 0]
 
 
+class CTCLogProbs(nn.Cell):
+    """Speech encoder + the ctc head: CTC log-probabilities over the text vocabulary for every
+    speech token, and which tokens are real, for joint CTC/attention speech recognition."""
+
+    def __init__(self, model, ctc):
+        super().__init__()
+        self.speech_encoder = model.speech_encoder
+        self.ctc = ctc
+
+    def construct(self, mel, mel_mask):
+        tokens, token_mask, _ = self.speech_encoder(mel, mel_mask)
+        return self.ctc.log_probs(tokens[:, 1:]), token_mask[:, 1:]
+
+
 class TextDecoderStep(nn.Cell):
     def __init__(self, model):
         super().__init__()
@@ -118,7 +132,7 @@ class SpeechDecoderGraph(nn.Cell):
 
 @dataclass(frozen=True)
 class GraphSpec:
-    build: Callable          # (model, matching head or None) -> Cell
+    build: Callable          # (model, {"match": head or None, "ctc": head or None}) -> Cell
     inputs: tuple            # ((name, shape without batch, dtype name), ...)
     outputs: tuple           # ((name, shape without batch, dtype name), ...), in order
     what: str
@@ -144,8 +158,13 @@ def graph_specs(m) -> dict[str, GraphSpec]:
                                   embedding, "log-mel -> unified-space embedding"),
         "memory": GraphSpec(lambda model, _: FusedMemory(model), fused_in,
                             memory_in, "encoders + fusion given presence"),
-        "match": GraphSpec(MatchScorer, fused_in, (("match_prob", (), "float32"),),
+        "match": GraphSpec(lambda model, h: MatchScorer(model, h["match"]), fused_in,
+                           (("match_prob", (), "float32"),),
                            "encoders + fusion + matching head: P(the present modalities match)"),
+        "ctc": GraphSpec(lambda model, h: CTCLogProbs(model, h["ctc"]), fused_in[3:5],
+                         (("ctc_logp", (m.speech_tokens, m.text.vocab_size), "float32"),
+                          ("token_mask", (m.speech_tokens,), "float32")),
+                         "speech encoder + ctc head: CTC log-probabilities per speech token"),
         "text_step": GraphSpec(lambda model, _: TextDecoderStep(model),
                                (("ids", (lt,), "int32"),) + memory_in,
                                (("logits", (lt, m.text.vocab_size), "float32"),),

@@ -50,6 +50,12 @@ class MindirEngine(TaskRunner):
     def _speech_decoder(self):
         return self.bundle.graph("speech_decoder")
 
+    def _has_ctc(self) -> bool:
+        return "ctc" in self.bundle.graphs_info
+
+    def _ctc(self, mel, mel_mask):
+        return self.bundle.graph("ctc")(mel, mel_mask)
+
     def _vocode(self, logmel):
         return mel_to_audio(logmel, self.cfg.model.speech, GRIFFIN_LIM_ITERATIONS, 0)
 

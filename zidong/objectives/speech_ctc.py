@@ -25,11 +25,16 @@ class SpeechCTC(nn.Cell):
         # (impossible paths) costs nothing instead of inf
         self.loss = nn.CTCLoss(blank=blank, reduction="none", zero_infinity=True)
 
+    def log_probs(self, speech_tokens):
+        """(B, T, vocab) log-probabilities per speech token (without the CLS); also what joint
+        CTC/attention decoding reads (zidong.decoding.ctc_prefix)."""
+        return ops.log_softmax(self.head(speech_tokens).astype(ms.float32), -1)
+
     def construct(self, speech_tokens, speech_mask, text_ids, text_mask, weight):
         # speech_tokens (B, T, D) without the CLS; speech_mask (B, T) 1 = real token;
         # text_ids / text_mask (B, S): the targets; weight (B,) 1 where the row counts
         t = speech_tokens.shape[1]
-        logp = ops.log_softmax(self.head(speech_tokens).astype(ms.float32), -1).transpose(1, 0, 2)
+        logp = self.log_probs(speech_tokens).transpose(1, 0, 2)
         on = weight > 0
         # rows that do not count get a well-defined loss (all-blank over every token), so no NaN
         # reaches the gradient through the zero weight

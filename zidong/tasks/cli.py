@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from zidong.tasks.spec import CONDITION, I2S_VIA, VQA_LIMIT
+from zidong.tasks.spec import ASR_CTC_WEIGHT, CONDITION, I2S_VIA, VQA_LIMIT
 
 
 def _init_cpu() -> None:
@@ -17,7 +17,7 @@ def cmd_generate(args) -> int:
     _init_cpu()
     record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
                       args.lang, args.seed, args.temperature, args.top_k, args.beam,
-                      args.i2s_via)
+                      args.i2s_via, args.ctc_weight)
     print(json.dumps(record, indent=1, ensure_ascii=False))
     return 0
 
@@ -68,7 +68,8 @@ def cmd_bench_tasks(args) -> int:
     from zidong.tasks.bench import bench_tasks
     bench_tasks(args.pretrained, Path(args.out), Path(args.doc), args.scorer_steps,
                 args.finetune_steps, args.finetune_minutes, args.photo_minutes, args.limit,
-                args.vqa_minutes, args.vqa_limit, args.speech_steps, args.speech_minutes)
+                args.vqa_minutes, args.vqa_limit, args.speech_steps, args.speech_minutes,
+                args.asr_minutes)
     print(f"results: {args.doc} (section 'tasks')")
     return 0
 
@@ -105,6 +106,10 @@ def add_decoding_args(p) -> None:
     p.add_argument("--i2s-via", choices=I2S_VIA, default=I2S_VIA[0],
                    help="i2s: say the model's own caption of the image (t2s), or decode speech "
                         "from the image's memory directly")
+    p.add_argument("--ctc-weight", type=float, default=None,
+                   help=f"asr: weight of the speech encoder's CTC scores in joint CTC/attention "
+                        f"beam search, for a run that trained the ctc head (default "
+                        f"{ASR_CTC_WEIGHT}; 0: the text decoder alone)")
 
 
 def add_task_parsers(sub) -> None:
@@ -160,6 +165,8 @@ def add_task_parsers(sub) -> None:
     p.add_argument("--speech-steps", type=int, default=1200,
                    help="the speech decoder's own fine-tune (fresh, aligned mode)")
     p.add_argument("--speech-minutes", type=float, default=40.0)
+    p.add_argument("--asr-minutes", type=float, default=30.0, help="speech recognition's "
+                   "fine-tune: speech encoder + text decoder, with the ctc objective")
     p.set_defaults(func=cmd_bench_tasks)
 
     p = sub.add_parser("bench-labels", help="label efficiency: classification with 1/5/10/100%% "

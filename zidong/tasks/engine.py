@@ -17,7 +17,7 @@ import mindspore as ms
 from mindspore import Tensor
 
 from zidong.data.manifest import Sample, read_manifest
-from zidong.eval.load import load_run
+from zidong.eval.load import load_ctc, load_run
 from zidong.models.vocoder import create_vocoder
 from zidong.tasks.runner import TaskRunner
 
@@ -38,6 +38,24 @@ class TaskEngine(TaskRunner):
             return model.image_tokenizer.decode(codes)
 
         self._fuse_graph, self._pixels_graph = fuse, pixels
+        try:
+            self._ctc_head = load_ctc(run, self.cfg)
+        except ValueError:
+            self._ctc_head = None   # ASR is then the text decoder's alone
+        from zidong.export.graphs import CTCLogProbs
+        ctc_net = CTCLogProbs(model, self._ctc_head) if self._ctc_head is not None else None
+
+        @ms.jit
+        def ctc(mel, mel_mask):
+            return ctc_net(mel, mel_mask)
+
+        self._ctc_graph = ctc
+
+    def _has_ctc(self) -> bool:
+        return self._ctc_head is not None
+
+    def _ctc(self, mel, mel_mask):
+        return self._ctc_graph(mel, mel_mask)
 
     def _fuse(self, cols, presence):
         return self._fuse_graph(*cols, presence)[:2]

@@ -50,7 +50,7 @@ def save_wav(path: Path, wave: np.ndarray, sample_rate: int) -> Path:
 def generate(task: str, ckpt, out, text: str | None = None, image: str | None = None,
              audio: str | None = None, lang: str = "en", seed: int = 0,
              temperature: float = 1.0, top_k: int = 0, beam_size: int = 4,
-             i2s_via: str = "caption") -> dict:
+             i2s_via: str = "caption", ctc_weight: float | None = None) -> dict:
     if task not in CONDITION:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(CONDITION)}")
     given = {"text": text, "image": image, "audio": audio}
@@ -60,6 +60,8 @@ def generate(task: str, ckpt, out, text: str | None = None, image: str | None = 
     from zidong.tasks.engine import TaskEngine
     engine = TaskEngine(ckpt, batch_size=1)
     engine.i2s_via = i2s_via
+    if ctc_weight is not None:
+        engine.ctc_weight = ctc_weight
     batch = engine.batch_of(text, image, audio, lang)
     record = {"task": task, "checkpoint": str(ckpt), "step": engine.meta["step"],
               "inputs": {k: v for k, v in given.items() if v}, "lang": lang}
@@ -79,7 +81,10 @@ def write_output(runner, batch: dict, task: str, out: Path, lang: str, seed: int
         result = runner.text(batch, task, lang=lang if task == "caption" else None,
                              beam_size=beam_size)[0]
         (out / "output.txt").write_text(result + "\n", encoding="utf-8")
-        return {"output": str(out / "output.txt"), "text": result}
+        record = {"output": str(out / "output.txt"), "text": result}
+        if task == "asr":   # 0: the text decoder alone; else joint CTC/attention
+            record["ctc_weight"] = runner.asr_ctc_weight()
+        return record
     if kind == "image":
         pixels = runner.images(batch, task, temperature, top_k, seed)[0]
         return {"output": str(save_png(out / "image.png", pixels)), "seed": seed,

@@ -9,6 +9,8 @@ preprocessing, batch padding, languages and search are one piece of code for bot
     _speech_decoder()     -> fn(memory, mask, lengths, lang) -> (mel, length fraction)
     _vocode(logmel)       -> waveform
     _require(task)        -> raise if this runner cannot serve ``task``
+    _ctc(mel, mel_mask)   -> (CTC log-probs (B, T, V), token mask (B, T)), or None without a
+                             trained ctc head (then ASR is the text decoder's alone)
 
 Inputs go through the training data pipeline without masking (one place for resize,
 normalisation, log-mel, tokenisation); batches are padded to a fixed size, so each graph sees one
@@ -23,11 +25,12 @@ import numpy as np
 from mindspore import Tensor
 
 from zidong.audio import denormalize_log_mel
-from zidong.config.special_tokens import LANG_INDEX
+from zidong.config.special_tokens import EOS_ID, LANG_INDEX, PAD_ID
 from zidong.data.manifest import Sample, write_manifest
 from zidong.data.pipeline import DataPipeline
+from zidong.decoding.ctc_prefix import CTCPrefixScorer
 from zidong.decoding.generate import decode_image_codes, decode_speech, decode_text, step_over
-from zidong.tasks.spec import CONDITION, I2S_VIA, MODALITIES, OUTPUT, TASKS
+from zidong.tasks.spec import ASR_CTC_WEIGHT, CONDITION, I2S_VIA, MODALITIES, OUTPUT, TASKS
 
 LANG_NAMES = tuple(LANG_INDEX)  # a batch's lang_id 0, 1, ... (the last index: other languages)
 BATCH_COLUMNS = ("text_ids", "text_mask", "image", "mel", "mel_mask")
@@ -45,6 +48,10 @@ class TaskRunner:
     # speech decoder says that description from its text (t2s), or "direct", the speech decoder
     # reads the image's fused memory itself
     i2s_via = I2S_VIA[0]
+    # speech recognition's joint CTC/attention decoding: the weight of the speech encoder's CTC
+    # prefix scores beside the text decoder's (0: the text decoder alone). Used only when the
+    # run has a trained ctc head (``_ctc``)
+    ctc_weight = ASR_CTC_WEIGHT
 
     # ---- what a subclass provides ---------------------------------------------------------------
     def _fuse(self, cols, presence):
@@ -64,6 +71,16 @@ class TaskRunner:
 
     def _require(self, task: str) -> None:
         pass
+
+    def _ctc(self, mel, mel_mask):
+        return None
+
+    def asr_ctc_weight(self) -> float:
+        """The CTC weight speech recognition runs with here: 0 without a trained ctc head."""
+        return self.ctc_weight if self.ctc_weight > 0 and self._has_ctc() else 0.0
+
+    def _has_ctc(self) -> bool:
+        return False
 
     # ---- inputs ---------------------------------------------------------------------------------
     def batches(self, manifest, batch_size: int | None = None):
@@ -112,8 +129,15 @@ class TaskRunner:
                  for i in batch["lang_id"]]
         starts = pad_rows(np.array([self.tokenizer.start_id(x) for x in langs], np.int32),
                           self.batch_size)
+        ctc = None
+        if task == "asr" and method == "beam" and self.asr_ctc_weight() > 0:
+            n_pad = self.batch_size
+            logp, tokens = self._ctc(Tensor(pad_rows(np.asarray(batch["mel"]), n_pad)),
+                                     Tensor(pad_rows(np.asarray(batch["mel_mask"]), n_pad)))
+            ctc = CTCPrefixScorer(logp.asnumpy(), tokens.asnumpy().sum(1), PAD_ID, EOS_ID)
         ids = decode_text(step_over(self._decoder("text")), memory, mask,
-                          self.cfg.model.text.max_len, starts, method, beam_size)
+                          self.cfg.model.text.max_len, starts, method, beam_size,
+                          ctc=ctc, ctc_weight=self.ctc_weight)
         return [self.tokenizer.decode(row) for row in ids[:n]]
 
     def image_codes(self, batch: dict, task: str, temperature: float = 1.0, top_k: int = 0,

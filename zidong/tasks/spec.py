@@ -15,3 +15,6 @@ TASKS = tuple(CONDITION)
 VQA_LIMIT = 400
 # how i2s is said (TaskRunner.i2s_via), the default first
 I2S_VIA = ("caption", "direct")
+# speech recognition's joint CTC/attention decoding (TaskRunner.ctc_weight) for runs with a
+# trained ctc head: the weight of the CTC prefix score (ESPnet's recipes use 0.3-0.5)
+ASR_CTC_WEIGHT = 0.3
