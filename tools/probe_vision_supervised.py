@@ -96,7 +96,13 @@ def main(argv=None) -> int:
         opt(grads)
         return loss
 
+    size = cfg.model.vision.image_size
+
     def prepare(images):
+        if images.shape[1] != size:   # renders come at the scorer's size; resized as media does
+            from PIL import Image
+            images = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
+                               for im in images])
         x = images.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         return ms.Tensor(((x - mean) / std).astype(np.float32))
 

@@ -1,0 +1,18 @@
+"""tools/probe_vision_supervised.py runs end to end on the tiny vision encoder: it trains within
+its time budget and scores every attribute (and the shape set) on held-out renders."""
+import json
+import sys
+
+from tests.tools import load_tool
+
+
+def test_the_tool_trains_and_scores_the_tiny_encoder(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["probe_vision_supervised.py", "--config", "tiny",
+                                      "--minutes", "0.02", "--batch", "8", "--test", "100",
+                                      "--shape-presence"])
+    assert load_tool("probe_vision_supervised").main() == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["steps"] >= 1 and out["test"] == 100
+    assert len(out["acc"]) == 9 and all(0 <= v <= 1 for v in out["acc"].values())
+    assert 0 <= out["shape_set"] <= 1
+    assert abs(out["mean"] - sum(out["acc"].values()) / 9) < 1e-3
