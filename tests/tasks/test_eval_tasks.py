@@ -66,6 +66,7 @@ def test_eval_runs_every_task_and_writes_the_report(tiny_run, mini_corpus, tmp_p
         assert key in m, key
     assert any(k.startswith("caption.") and k.endswith(".bleu4") for k in m)
     assert any(k.startswith("asr.") and k.endswith(".cer") for k in m)
+    assert m["asr.ctc_weight"] == 0.0   # the tiny run trains no ctc head: the decoder alone
     assert m["t2i.n"] == 3 and 0 <= m["caption.attr_acc"] <= 1
     assert json.loads((out / "metrics.json").read_text()) == m
     report = (out / "report.md").read_text(encoding="utf-8")

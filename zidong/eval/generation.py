@@ -68,7 +68,10 @@ class GenerationEval:
                     done[task] += len(rows)
             if limit is not None and all(done[t] >= limit for t in self.tasks):
                 break
-        return self.metrics()
+        m = self.metrics()
+        if "asr" in self.records:   # how it was decoded: 0 is the text decoder alone
+            m["asr.ctc_weight"] = self.engine.asr_ctc_weight()
+        return m
 
     def _run(self, task: str, batch: dict) -> None:
         e, kind = self.engine, OUTPUT[task]
@@ -111,8 +114,6 @@ class GenerationEval:
             m[f"{task}.n"] = len(recs)
             if task in ("caption", "asr"):
                 m.update(self._text_scores(task, recs))
-                if task == "asr":   # how it was decoded: 0 is the text decoder alone
-                    m["asr.ctc_weight"] = self.engine.asr_ctc_weight()
             elif task in VQA_TASKS:
                 m.update(self._vqa_scores(task, recs))
             elif task in ("t2i", "s2i"):

@@ -9,8 +9,9 @@ preprocessing, batch padding, languages and search are one piece of code for bot
     _speech_decoder()     -> fn(memory, mask, lengths, lang) -> (mel, length fraction)
     _vocode(logmel)       -> waveform
     _require(task)        -> raise if this runner cannot serve ``task``
-    _ctc(mel, mel_mask)   -> (CTC log-probs (B, T, V), token mask (B, T)), or None without a
-                             trained ctc head (then ASR is the text decoder's alone)
+    _has_ctc()            -> whether the run has a trained ctc head (else ASR is the text
+                             decoder's alone and ``_ctc`` is never called)
+    _ctc(mel, mel_mask)   -> CTC log-probs (B, T, V) and the speech tokens' mask (B, T)
 
 Inputs go through the training data pipeline without masking (one place for resize,
 normalisation, log-mel, tokenisation); batches are padded to a fixed size, so each graph sees one
@@ -72,15 +73,15 @@ class TaskRunner:
     def _require(self, task: str) -> None:
         pass
 
+    def _has_ctc(self) -> bool:
+        return False
+
     def _ctc(self, mel, mel_mask):
-        return None
+        raise NotImplementedError
 
     def asr_ctc_weight(self) -> float:
         """The CTC weight speech recognition runs with here: 0 without a trained ctc head."""
         return self.ctc_weight if self.ctc_weight > 0 and self._has_ctc() else 0.0
-
-    def _has_ctc(self) -> bool:
-        return False
 
     # ---- inputs ---------------------------------------------------------------------------------
     def batches(self, manifest, batch_size: int | None = None):
