@@ -56,3 +56,15 @@ def test_the_ctc_head_is_read_and_exported(both, mini_corpus):
     # a light weight: the two paths still agree hypothesis for hypothesis
     assert asr(engine, batch, 0.05) == asr(runtime, batch, 0.05)
 
+
+
+def test_the_greedy_ctc_tool_reads_the_head(ctc_run, mini_corpus, capsys):
+    import json
+    from tests.tools import load_tool
+    tool = load_tool("ctc_greedy_cer")
+    assert tool.greedy(np.log(np.array([[.1, .9], [.1, .9], [.9, .1], [.1, .9]])), 0) == [1, 1]
+    assert tool.main(["--ckpt", str(ctc_run), "--data", str(mini_corpus / "test.jsonl"),
+                      "--limit", "4"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # a head that hears nothing deletes every character
+    assert out["n"] == 4 and all(v == 1.0 for k, v in out.items() if k.endswith(".cer"))
