@@ -82,20 +82,24 @@ def load_run(path: str | Path):
     return model, cfg, Tokenizer(blobs["tokenizer"]), meta
 
 
+def _load_head(path, prefix: str, head):
+    """``head`` (an objective's Cell) with the checkpoint's ``prefix.*`` tensors, for inference."""
+    params, _, _ = load_state(resolve_checkpoint(path))
+    own = {k[len(prefix) + 1:]: v for k, v in params.items() if k.startswith(prefix + ".")}
+    if not own:
+        raise ValueError(f"{path}: no {prefix}.* tensors (was the {prefix} objective off?)")
+    missing, _ = ms.load_param_into_net(head, own, strict_load=True)
+    if missing:
+        raise ValueError(f"{path}: {prefix} head lacks {missing[:3]}")
+    head.set_train(False)
+    return head
+
+
 def load_matching(path: str | Path, dim: int):
     """The pretraining's tri-modal matching head (fused CLS -> 5 classes, class 0 = they belong
     together), for re-ranking retrieval candidates with the fusion as a cross-encoder."""
     from zidong.objectives.matching import Matching
-    params, _, _ = load_state(resolve_checkpoint(path))
-    own = {k[len("matching."):]: v for k, v in params.items() if k.startswith("matching.")}
-    if not own:
-        raise ValueError(f"{path}: no matching.* tensors (was the matching objective off?)")
-    head = Matching(dim)
-    missing, _ = ms.load_param_into_net(head, own, strict_load=True)
-    if missing:
-        raise ValueError(f"{path}: matching head lacks {missing[:3]}")
-    head.set_train(False)
-    return head
+    return _load_head(path, "matching", Matching(dim))
 
 
 def load_ctc(path: str | Path, cfg):
@@ -105,11 +109,4 @@ def load_ctc(path: str | Path, cfg):
     from zidong.objectives.speech_ctc import SpeechCTC
     if not cfg.train.objectives.ctc > 0:
         raise ValueError(f"{path}: this run did not train the ctc head (train.objectives.ctc is 0)")
-    params, _, _ = load_state(resolve_checkpoint(path))
-    own = {k[len("ctc."):]: v for k, v in params.items() if k.startswith("ctc.")}
-    head = SpeechCTC(cfg.model.unified_dim, cfg.model.text.vocab_size)
-    missing, _ = ms.load_param_into_net(head, own, strict_load=True)
-    if missing:
-        raise ValueError(f"{path}: ctc head lacks {missing[:3]}")
-    head.set_train(False)
-    return head
+    return _load_head(path, "ctc", SpeechCTC(cfg.model.unified_dim, cfg.model.text.vocab_size))
