@@ -13,7 +13,11 @@ line: steps, seconds, held-out accuracy per attribute and their mean (and, with
 ``--shape-presence``, how often the predicted set of shapes in the scene is exactly right: that
 needs no binding of a shape to group A or B, which the per-group heads do). ``--cells`` adds
 the image scorer's dense targets: every patch token learns the colour, shape and group of what
-covers its cell (an 8 x 8 patch grid only).
+covers its cell (an 8 x 8 patch grid only). ``--head flat`` reads the patch tokens where they
+are instead of pooling them: each token projected to 32 values, the grid flattened in raster
+order, then a 256-wide hidden layer, as the image scorer's head reads its grid. Pooling drops
+where a token sits, which the relation and the group a / b binding need; the decoders, which
+attend over every token, do not lose it.
 """
 from __future__ import annotations
 
@@ -43,6 +47,9 @@ def main(argv=None) -> int:
                     help="also train every patch token on what covers its cell (colour, shape, "
                          "group; the image scorer's dense targets): do dense local labels teach "
                          "the ViT shapes faster than nine labels per image?")
+    ap.add_argument("--head", choices=("pool", "flat"), default="pool",
+                    help="pool: mean and max over the tokens; flat: every patch token in place "
+                         "(32 values each) -> 256 hidden -> the heads")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     help="a config override, e.g. model.vision.stem=conv (repeatable)")
     args = ap.parse_args(argv)
@@ -67,21 +74,34 @@ def main(argv=None) -> int:
         def __init__(self):
             super().__init__()
             self.enc = VisionEncoder(cfg.model.vision, cfg.model.unified_dim)
-            self.head = Linear(2 * cfg.model.unified_dim, sum(SIZES) + n_shapes)
+            out = sum(SIZES) + n_shapes
+            if flat:
+                self.squeeze = Linear(cfg.model.unified_dim, 32)
+                self.hidden = Linear(32 * grid * grid, 256)
+                self.act = nn.GELU()
+                self.head = Linear(256, out)
+            else:
+                self.head = Linear(2 * cfg.model.unified_dim, out)
             self.cell_head = Linear(cfg.model.unified_dim, sum(CELL_HEADS))
 
-        def construct(self, x):
-            tokens = self.enc(x)[0]
+        def read(self, tokens):
+            if flat:   # the patch tokens (after the CLS) where they are, in raster order
+                cells = self.squeeze(tokens[:, 1:])
+                return self.head(self.act(self.hidden(cells.reshape(cells.shape[0], -1))))
             return self.head(ops.concat((tokens.mean(1), tokens.max(1)), 1))
+
+        def construct(self, x):
+            return self.read(self.enc(x)[0])
 
         def with_cells(self, x):
             tokens = self.enc(x)[0]
             # the patch tokens (after the CLS) in raster order: one per cell of the grid
-            return (self.head(ops.concat((tokens.mean(1), tokens.max(1)), 1)),
-                    self.cell_head(tokens[:, 1:]))
+            return self.read(tokens), self.cell_head(tokens[:, 1:])
 
     shape_cols = [ATTRIBUTES.index("a.shape"), ATTRIBUTES.index("b.shape")]
     n_shapes = len(HEADS[shape_cols[0]]) if args.shape_presence else 0
+    flat = args.head == "flat"
+    grid = cfg.model.vision.image_size // cfg.model.vision.patch_size
     net = Probe()
     edges = np.cumsum([0, *SIZES]).tolist()
     ce = nn.CrossEntropyLoss()
@@ -89,7 +109,6 @@ def main(argv=None) -> int:
 
     cell_edges = np.cumsum([0, *CELL_HEADS]).tolist()
     use_cells = bool(args.cells)
-    grid = cfg.model.vision.image_size // cfg.model.vision.patch_size
     if use_cells and grid != CELL_GRID:
         raise SystemExit(f"--cells needs a {CELL_GRID} x {CELL_GRID} patch grid (the scorer's "
                          f"cells); model.vision gives {grid} x {grid}")
@@ -110,7 +129,7 @@ def main(argv=None) -> int:
 
     def presence(labels):
         out = np.zeros((len(labels), max(n_shapes, 1)), np.float32)
-        for col in shape_cols:
+        for col in shape_cols if n_shapes else ():   # a dummy column, unread, without them
             out[np.arange(len(labels)), labels[:, col]] = 1.0
         return out
 
@@ -177,7 +196,8 @@ def main(argv=None) -> int:
         held.close()
     acc = {name: round(float(h / total), 4) for name, h in zip(ATTRIBUTES, hits)}
     extra = {"shape_set": round(sets / total, 4)} if n_shapes else {}
-    print(json.dumps({"overrides": args.overrides, "cells": use_cells, "steps": n,
+    print(json.dumps({"overrides": args.overrides, "cells": use_cells, "head": args.head,
+                      "steps": n,
                       "seconds": round(elapsed),
                       "test": total, "mean": round(float(np.mean(list(acc.values()))), 4),
                       "acc": acc, **extra}), flush=True)
