@@ -35,6 +35,8 @@ def test_scores_of_known_outputs():
     m = _scored({"caption": [{"id": "0", "lang": "en", "output": G.caption_en(wrong),
                               "ref": G.caption_en(s), "scene": s}]})
     assert m["caption.attr_acc"] == pytest.approx(8 / 9)
+    # and the report says which one
+    assert m["caption.attr.a.colour"] == 0.0 and m["caption.attr.a.shape"] == 1.0
     m = _scored({"asr": [{"id": "0", "lang": "en", "output": "a red star", "ref": "a red star",
                           "scene": None},
                          {"id": "1", "lang": "en", "output": "a red", "ref": "a big red star",

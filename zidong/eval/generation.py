@@ -158,6 +158,8 @@ class GenerationEval:
                                    [r["scene"] for r in scenes], symmetric=True)
             m["caption.attr_acc"] = rep["mean"]
             m["caption.exact"] = rep["exact"]
+            # which attribute the captions miss (a.shape, relation, ...): the mean hides it
+            m.update({f"caption.attr.{k}": v for k, v in rep.items() if k not in ("mean", "exact")})
         return m
 
     def _image_scores(self, task: str, recs: list) -> dict:
