@@ -29,7 +29,7 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
     assert speech[speech.index("--data") + 1] == str(tmp_path / "train_aligned.jsonl")
     assert "train.reinit=speech_decoder" in speech and "speech" in speech
     assert "model.speech_decoder.align_durations=aligned" in speech
-    for name in ("eval_finetuned_test", "finetune_vqa", "eval_finetuned_i2s_direct"):
+    for name in ("eval_finetuned_test", "eval_finetuned_i2s_direct"):
         argv = by[name]
         flag = "--ckpt" if "--ckpt" in argv else "--init-from"
         assert argv[argv.index(flag) + 1] == str(tmp_path / "finetune_speech"), name
@@ -42,6 +42,10 @@ def test_every_stage_is_a_zidong_command_the_parser_accepts(tmp_path):
     frozen = next(a for a in asr if a.startswith("train.freeze="))
     assert "speech_encoder" not in frozen and "text_decoder" not in frozen
     assert by["eval_asrft_attention"][-2:] == ["--ctc-weight", "0"]
+    # VQA continues the ASR run (its speech encoder hears the spoken questions' words)
+    vqa = by["finetune_vqa"]
+    assert vqa[vqa.index("--init-from") + 1] == str(tmp_path / "finetune_asr")
+    assert names.index("finetune_asr") < names.index("finetune_vqa") < names.index("eval_vqaft_vqa")
 
 
 def test_the_documented_command_reruns_the_same_budgets(tmp_path):

@@ -105,29 +105,6 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     # image -> speech without the caption: the speech decoder reading the image's memory
     evaluate(ft, "finetuned_i2s_direct", corpus / "test.jsonl", "i2s",
              ev + ["--i2s-via", "direct"])
-    # VQA: the fine-tuned run's text decoder continued on questions about the training scenes
-    # alone (the evaluation asks about test scenes), each asked in text and spoken. Mixed
-    # one-to-one into the caption data, 299 steps reached 30.0% on 400 test questions; on text
-    # questions alone, 41.8% (docs/results.md)
-    vqa_train, vqa_spoken_train = out / "vqa_train.jsonl", out / "vqa_speech_train.jsonl"
-    vqa_mix = out / "vqa_mix.jsonl"
-    train_questions = ["data", "vqa", "--data", str(corpus / "train.jsonl"), "--per-sample",
-                       str(VQA_PER_SCENE)]
-    stages += [
-        ("vqa_train_data", train_questions + ["--out", str(vqa_train)], vqa_train),
-        ("vqa_speech_train_data", train_questions + ["--speak", "--out", str(vqa_spoken_train)],
-         vqa_spoken_train),
-        ("vqa_mix_data", ["data", "mix", "--take", str(vqa_train), "--take",
-                          str(vqa_spoken_train), "--out", str(vqa_mix)], vqa_mix),
-        ("finetune_vqa", ["finetune", "--task", "generation", "--init-from", ft, "--data",
-                          str(vqa_mix), "--decoders", "text", "--run-dir",
-                          str(out / "finetune_vqa"), "--steps", str(ft_steps), "--minutes",
-                          str(vqa_minutes)],
-         out / "finetune_vqa" / "summary.json")]
-    ftv = str(out / "finetune_vqa")
-    evaluate(ftv, "vqaft_vqa", vqa, "vqa", vlim)
-    evaluate(ftv, "vqaft_vqa_speech", vqa_spoken, "vqa_speech", vlim)
-    evaluate(ftv, "vqaft_test", corpus / "test.jsonl", gen, ev)
     # speech recognition: the fine-tuned run's speech encoder and text decoder, continued
     stages.append(("finetune_asr", ["finetune", "--task", "generation", "--init-from", ft,
                                     "--data", str(corpus / "train.jsonl"), *ASR, "--run-dir",
@@ -138,6 +115,30 @@ def plan(pretrained: str, out: Path, corpus: Path, scorer_steps: int, ft_steps: 
     evaluate(fta, "asrft_test", corpus / "test.jsonl", "retrieval,asr,s2i", ev)
     evaluate(fta, "asrft_compositional", corpus / "test_compositional.jsonl", "retrieval,asr", lim)
     evaluate(fta, "asrft_attention", corpus / "test.jsonl", "asr", lim + ["--ctc-weight", "0"])
+    # VQA: the ASR run's text decoder continued on questions about the training scenes alone
+    # (the evaluation asks about test scenes), each asked in text and spoken. Mixed one-to-one
+    # into the caption data, 299 steps reached 30.0% on 400 test questions; on text questions
+    # alone, 41.8% (docs/results.md). From the ASR run, whose speech encoder hears the words
+    # (CER 0%), spoken questions scored 42.7% against 36.0% from the run before it (docs/results.md)
+    vqa_train, vqa_spoken_train = out / "vqa_train.jsonl", out / "vqa_speech_train.jsonl"
+    vqa_mix = out / "vqa_mix.jsonl"
+    train_questions = ["data", "vqa", "--data", str(corpus / "train.jsonl"), "--per-sample",
+                       str(VQA_PER_SCENE)]
+    stages += [
+        ("vqa_train_data", train_questions + ["--out", str(vqa_train)], vqa_train),
+        ("vqa_speech_train_data", train_questions + ["--speak", "--out", str(vqa_spoken_train)],
+         vqa_spoken_train),
+        ("vqa_mix_data", ["data", "mix", "--take", str(vqa_train), "--take",
+                          str(vqa_spoken_train), "--out", str(vqa_mix)], vqa_mix),
+        ("finetune_vqa", ["finetune", "--task", "generation", "--init-from", fta, "--data",
+                          str(vqa_mix), "--decoders", "text", "--run-dir",
+                          str(out / "finetune_vqa"), "--steps", str(ft_steps), "--minutes",
+                          str(vqa_minutes)],
+         out / "finetune_vqa" / "summary.json")]
+    ftv = str(out / "finetune_vqa")
+    evaluate(ftv, "vqaft_vqa", vqa, "vqa", vlim)
+    evaluate(ftv, "vqaft_vqa_speech", vqa_spoken, "vqa_speech", vlim)
+    evaluate(ftv, "vqaft_test", corpus / "test.jsonl", gen, ev)
     stages.append(photo_stage)
     photo = str(out / "photo")
     evaluate(photo, "photo_photo", corpus / "photo_test.jsonl", "retrieval,caption", lim)
@@ -268,10 +269,6 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
               "i2s says the model's own caption of the image (`--i2s-via caption`, the "
               "default); the speech decoder reading the image's memory directly (`--i2s-via "
               f"direct`): i2s.wer {_fmt(direct.get('i2s.wer'))} (`finetuned_i2s_direct`).", "",
-              f"Then + VQA: that run's text decoder continued on {VQA_PER_SCENE} questions per "
-              f"training scene, each asked in text and spoken, and nothing else, {ftv_steps} "
-              "steps (`finetune_vqa`). `vqa_speech` asks the same test questions as `vqa`, "
-              "spoken by the corpus's voices.", "",
               f"Then + ASR: that run's speech encoder and text decoder continued with the `ctc` "
               f"objective (CTC from the speech encoder's tokens to the transcript) beside the "
               f"text generation and contrastive ones, everything else frozen, {asr_steps} steps "
@@ -280,26 +277,30 @@ def write_doc(doc: Path, out: Path, record: dict, command: str, limit: int,
               f"(`--ctc-weight 0`, `asrft_attention`): CER en / zh "
               f"{_fmt(asr_alone.get('asr.en.cer'))} / {_fmt(asr_alone.get('asr.zh.cer'))}, WER en "
               f"{_fmt(asr_alone.get('asr.en.wer'))}.", "",
+              f"Then + VQA: the ASR run's text decoder continued on {VQA_PER_SCENE} questions "
+              f"per training scene, each asked in text and spoken, and nothing else, {ftv_steps} "
+              "steps (`finetune_vqa`). `vqa_speech` asks the same test questions as `vqa`, "
+              "spoken by the corpus's voices.", "",
               "### Targets on `test`", "",
               "| metric | target | pretrained only | fine-tuned | fine-tuned, test_compositional "
-              "| fine-tuned + VQA | fine-tuned + ASR | the same, test_compositional |",
+              "| fine-tuned + ASR | the same, test_compositional | fine-tuned + ASR + VQA |",
               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, op, bound in TARGETS:
         lines.append(f"| {key} | {op} {_fmt(bound)} | {_fmt(pre.get(key))} | "
-                     f"{_fmt(ft.get(key))} | {_fmt(comp.get(key))} | {_fmt(ftv.get(key))} | "
-                     f"{_fmt(asr_ft.get(key))} | {_fmt(asr_comp.get(key))} |")
+                     f"{_fmt(ft.get(key))} | {_fmt(comp.get(key))} | {_fmt(asr_ft.get(key))} | "
+                     f"{_fmt(asr_comp.get(key))} | {_fmt(ftv.get(key))} |")
     for key in OTHER:
         lines.append(f"| {key} | | {_fmt(pre.get(key))} | {_fmt(ft.get(key))} | "
-                     f"{_fmt(comp.get(key))} | {_fmt(ftv.get(key))} | {_fmt(asr_ft.get(key))} | "
-                     f"{_fmt(asr_comp.get(key))} |")
+                     f"{_fmt(comp.get(key))} | {_fmt(asr_ft.get(key))} | "
+                     f"{_fmt(asr_comp.get(key))} | {_fmt(ftv.get(key))} |")
     vqa_train, vqa_test = out / "vqa_train.jsonl", out / "vqa_test.jsonl"
     if vqa_train.is_file() and vqa_test.is_file():
         base = vqa_majority(vqa_train, vqa_test, vqa_limit)
         lines += ["", "### VQA by question kind", "",
                   "Exact-match accuracy. The baseline answers every question with the commonest "
                   "training answer of its kind and language, without the image.", "",
-                  "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + VQA "
-                  "| the same, spoken questions |",
+                  "| kind | questions | baseline | pretrained only | fine-tuned | fine-tuned + ASR "
+                  "+ VQA | the same, spoken questions |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         from zidong.data.corpus.vqa import KINDS
         for kind in sorted(KINDS) + ["all"]:
