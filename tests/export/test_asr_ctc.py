@@ -57,7 +57,6 @@ def test_the_ctc_head_is_read_and_exported(both, mini_corpus):
     assert asr(engine, batch, 0.05) == asr(runtime, batch, 0.05)
 
 
-
 def test_the_greedy_ctc_tool_reads_the_head(ctc_run, mini_corpus, capsys):
     import json
     from tests.tools import load_tool

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zidong.eval.scene_parse import attribute_report, parse_caption
+from zidong.eval.scene_parse import ATTRIBUTES, attribute_report, parse_caption
 from zidong.eval.text_metrics import bleu4, corpus_cer, corpus_wer
 from zidong.tasks.spec import CONDITION, MODALITIES, OUTPUT, VQA_TASKS
 
@@ -159,7 +159,7 @@ class GenerationEval:
             m["caption.attr_acc"] = rep["mean"]
             m["caption.exact"] = rep["exact"]
             # which attribute the captions miss (a.shape, relation, ...): the mean hides it
-            m.update({f"caption.attr.{k}": v for k, v in rep.items() if k not in ("mean", "exact")})
+            m.update({f"caption.attr.{k}": rep[k] for k in ATTRIBUTES})
         return m
 
     def _image_scores(self, task: str, recs: list) -> dict:
