@@ -153,11 +153,15 @@ def main(argv=None) -> int:
         return ms.Tensor(((x - mean) / std).astype(np.float32))
 
     # both graphs compile now: MindSpore parses the Cells' source when it compiles, so a source
-    # file edited during a long run would break a compilation left to its end
-    # (the encoder has no dropout: the same graph trains and predicts)
+    # file edited during a long run would break a compilation left to its end. A jit graph keeps
+    # the training mode it was compiled in (set_train afterwards does not reach it), so predict
+    # compiles in inference mode (BatchNorm reads its moving statistics) and the step in
+    # training mode (batch statistics, moving ones updated)
+    net.set_train(False)
     predict = ms.jit(net)
     predict(ms.Tensor(np.zeros((100, 3, cfg.model.vision.image_size,
                                 cfg.model.vision.image_size), np.float32)))
+    net.set_train(True)
     stream = BatchStream(args.seed, args.batch, workers=1, augment=False)
     budget, warmup = args.minutes * 60.0, 50
     n, t0, elapsed = 0, None, 0.0

@@ -48,6 +48,7 @@ class TransformerConfig:
 
 POOLS = ("max", "mean", "cls")
 STEMS = ("linear", "hmlp", "conv", "overlap")  # vision patch embeddings (zidong/models/patch_embed.py)
+CONV_NORMS = ("batch", "layer")  # the conv stem's normalisation (zidong/models/patch_embed.py)
 POSITIONS = ("learned", "sincos")  # vision position tables (zidong/models/vision_encoder.py)
 
 
@@ -92,6 +93,10 @@ class VisionEncoderConfig(EncoderConfig):
     # the conv stem's 3x3 convolutions as channels/stride, e.g. "32/2,64/2,128/2,192/1" (a
     # ViT-hybrid's CNN trunk); empty: log2(patch_size) stride-2 ones (patch_embed.conv_layers)
     conv_layers: str = ""
+    # the conv stem's normalisation: batch (BatchNorm before each GELU) | layer (a LayerNorm over
+    # the channels after it). Batch, because the probe learnt twice as much with it
+    # (patch_embed.py, docs/architecture.md "Shapes, asked directly")
+    conv_norm: str = "batch"
 
     def check(self, prefix: str) -> None:
         super().check(prefix)
@@ -108,6 +113,8 @@ class VisionEncoderConfig(EncoderConfig):
                  f"{prefix}.patch_size", f"the conv stem needs a power of 2, got {self.patch_size}")
         if self.conv_layers:
             self._check_conv_layers(prefix)
+        _require(self.conv_norm in CONV_NORMS, f"{prefix}.conv_norm",
+                 f"must be one of {CONV_NORMS}, got {self.conv_norm!r}")
         _require(self.channels in (1, 3), f"{prefix}.channels", f"must be 1 or 3, got {self.channels}")
         _require(self.stem != "overlap" or self.patch_size % 2 == 0, f"{prefix}.patch_size",
                  f"the overlap stem needs an even size, got {self.patch_size}")

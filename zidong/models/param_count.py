@@ -46,7 +46,9 @@ def stem(v) -> int:
     if v.stem == "conv":
         widths = [w for w, _ in conv_layers(v.patch_size, v.hidden, v.conv_layers)]
         ins = [v.channels] + widths[:-1]
-        return (sum(9 * a * b + b + layer_norm(b) for a, b in zip(ins, widths))
+        # BatchNorm: scale, shift and the two moving statistics, and no convolution bias
+        per_norm = (lambda b: 4 * b) if v.conv_norm == "batch" else (lambda b: b + layer_norm(b))
+        return (sum(9 * a * b + per_norm(b) for a, b in zip(ins, widths))
                 + linear(widths[-1], v.hidden))
     return linear(v.patch_size * v.patch_size * v.channels, v.hidden)
 

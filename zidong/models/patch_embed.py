@@ -10,9 +10,10 @@
   are fast on every CPU (``nn.Conv2d`` is not, see ``conv``).
 - ``conv``: the convolutional stem of Xiao et al. ("Early Convolutions Help Transformers See
   Better", 2021): log2(patch) 3x3 stride-2 convolutions (hidden/8, /4, /2 channels for 8 px
-  patches), GELU and a LayerNorm over the channels after each, then a Linear to ``hidden`` per
-  cell of the patch grid. Why: its 3x3 windows overlap, so an outline split by a patch border is
-  seen whole, which neither stem above allows. Its cost depends on the CPU:
+  patches), each followed by BatchNorm and GELU (``model.vision.conv_norm=layer``: GELU, then a
+  LayerNorm over the channels), then a Linear to ``hidden`` per cell of the patch grid. Why: its
+  3x3 windows overlap, so an outline split by a patch border is seen whole, which neither stem
+  above allows. Its cost depends on the CPU:
   ``tools/time_vision_stem.py`` (2026-11-29, batch 32, forward + backward of the vision encoder)
   gave linear 1.14 s, hmlp 1.34 s, conv 1.32 s on an earlier machine, but linear 0.97 s, hmlp
   1.16 s, conv 3.09 s on a Xeon with AVX-512, where MindSpore 2.10's oneDNN takes a slow
@@ -53,17 +54,23 @@ def conv_layers(patch: int, hidden: int, spec: str = "") -> list:
     return [(max(hidden // 2 ** (n - i), 16), 2) for i in range(n)]
 
 
-class _ConvGeluNorm(nn.Cell):
-    """3x3 convolution, GELU, LayerNorm over the channels (NCHW in and out)."""
+class _ConvNormGelu(nn.Cell):
+    """3x3 convolution, then (``norm`` "batch") BatchNorm and GELU, or ("layer") GELU and a
+    LayerNorm over the channels; NCHW in and out. BatchNorm normalises with the batch's
+    statistics only while the Cell is in training mode (``set_train(True)``, as the trainer
+    sets it); otherwise it applies its moving averages."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int):
+    def __init__(self, c_in: int, c_out: int, stride: int, norm: str = "batch"):
         super().__init__()
+        self.batch = norm == "batch"
         self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, pad_mode="pad", padding=1,
-                              has_bias=True)
+                              has_bias=not self.batch)
         self.act = nn.GELU(approximate=False)
-        self.norm = layer_norm(c_out)
+        self.norm = nn.BatchNorm2d(c_out) if self.batch else layer_norm(c_out)
 
     def construct(self, x):
+        if self.batch:
+            return self.act(self.norm(self.conv(x)))
         return self.norm(self.act(self.conv(x)).transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
@@ -72,17 +79,20 @@ class ConvStem(nn.Cell):
 
     mixes_patches = True  # takes whole images, not patchify's rows
 
-    def __init__(self, patch: int, channels: int, hidden: int, spec: str = ""):
+    def __init__(self, patch: int, channels: int, hidden: int, spec: str = "",
+                 norm: str = "batch"):
         super().__init__()
         if not spec and (patch < 2 or patch & (patch - 1)):
             raise ValueError(f"model.vision.patch_size {patch}: the conv stem needs a power of 2")
         layers = conv_layers(patch, hidden, spec)
         widths = [w for w, _ in layers]
-        # the LayerNorms stand in for Xiao et al.'s BatchNorm: without them the stem's output
-        # starts at std 0.007 on unit-normal pixels, a third of the position embeddings' it is
-        # added to (0.22 with them), and the probe sat near chance for 400 steps
-        # (docs/architecture.md, "The patch stem")
-        self.layers = nn.SequentialCell([_ConvGeluNorm(a, b, stride) for a, (b, stride)
+        # unnormalised, the stem's output starts at std 0.007 on unit-normal pixels, a third of
+        # the position embeddings' it is added to, and the probe sat near chance for 400 steps
+        # (docs/architecture.md, "The patch stem"). Xiao et al.'s BatchNorm is the default: in
+        # the supervised probe (ViT-hybrid trunk, one transformer layer, 5 minutes) it reached
+        # mean 86.5% and shape 67 / 68% where the LayerNorms, one per pixel over its channels,
+        # reached 43.3% and 17 / 19% (docs/architecture.md, "Shapes, asked directly")
+        self.layers = nn.SequentialCell([_ConvNormGelu(a, b, stride, norm) for a, (b, stride)
                                          in zip([channels] + widths[:-1], layers)])
         self.proj = Linear(widths[-1], hidden)
 
@@ -153,7 +163,7 @@ def create_stem(cfg) -> nn.Cell:
     """The patch embedding named by ``cfg.stem`` (a VisionEncoderConfig)."""
     pixels = cfg.patch_size * cfg.patch_size * cfg.channels
     if cfg.stem == "conv":
-        return ConvStem(cfg.patch_size, cfg.channels, cfg.hidden, cfg.conv_layers)
+        return ConvStem(cfg.patch_size, cfg.channels, cfg.hidden, cfg.conv_layers, cfg.conv_norm)
     if cfg.stem == "overlap":
         return OverlapStem(cfg.patch_size, cfg.channels, cfg.hidden)
     if cfg.stem == "hmlp":
