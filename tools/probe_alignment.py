@@ -170,11 +170,15 @@ def main(argv=None) -> int:
         pipe = DataPipeline(corpus / "test.jsonl", cfg, tok, 50, shuffle=False, masking=False,
                             drop_remainder=False)
         out = {k: [] for k in ("text", "image", "speech", "presence", "index")}
+        # a jit graph keeps the mode it was first compiled in: embed compiles here in inference
+        # mode (BatchNorm on its moving statistics), the step in training mode
+        net.set_train(False)
         for b in pipe.iterate(0):
             for k, e in zip(("text", "image", "speech"), embed(*[ms.Tensor(b[c]) for c in cols])):
                 out[k].append(e.asnumpy())
             out["presence"].append(b["presence"])
             out["index"].append(b["index"])
+        net.set_train(True)
         metrics = retrieval_metrics({k: np.concatenate(v) for k, v in out.items()})
         return {k: v for k, v in metrics.items() if k.endswith("R@1")}
 
@@ -190,6 +194,7 @@ def main(argv=None) -> int:
     if args.hard_groups:
         pipe.order = colour_grouped_order(pipe, args.hard_groups, cfg.context.seed)
     losses, results, k, epoch, t0 = [], {}, 0, 0, time.time()
+    net.set_train(True)
     while k < args.steps:
         for b in pipe.iterate(epoch):
             losses.append(float(step(*[ms.Tensor(b[c]) for c in cols],
