@@ -79,6 +79,8 @@ def _set(path, value):
                                            "divisible by patch_size 5"),
     (("model", "vision", "stem"), "resnet", "model.vision.stem: must be one of ('linear', 'hmlp', "
                                             "'conv', 'overlap'), got 'resnet'"),
+    (("model", "vision", "conv_norm"), "group", "model.vision.conv_norm: must be one of "
+                                                "('batch', 'layer'), got 'group'"),
     (("model", "speech", "max_frames"), 30, "model.speech.max_frames: must be a multiple of 4"),
     (("model", "text", "layers"), 0, "model.text.layers: must be > 0, got 0"),
     (("model", "dropout"), 1.5, "model.dropout: must be in [0, 1), got 1.5"),

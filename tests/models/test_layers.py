@@ -1,6 +1,7 @@
 """The transformer block against an independent NumPy implementation on the same weights."""
 import numpy as np
 import mindspore as ms
+from mindspore import nn
 from scipy.special import erf
 
 from zidong.models.layers import Block, TransformerStack, causal_bias, key_bias
@@ -145,6 +146,26 @@ def test_conv_stem_tokens_follow_the_patch_grid_and_hidden_patches_leave_no_trac
     mask[1, 6] = 0
     unmasked = enc(ms.Tensor(y), ms.Tensor(mask))[0].asnumpy()
     assert np.abs(unmasked - out_x).max() > 1e-4
+
+
+def test_conv_stem_batchnorm_uses_batch_statistics_in_training_and_moving_ones_after():
+    # the default conv_norm: each channel normalised over the batch while training (what made
+    # the probe learn, docs/architecture.md), the moving statistics in inference
+    from zidong.models.patch_embed import ConvStem
+    stem = ConvStem(patch=8, channels=3, hidden=32)
+    first = stem.layers[0]
+    assert first.conv.bias is None and isinstance(first.norm, nn.BatchNorm2d)
+    x = ms.Tensor(np.random.default_rng(0).normal(3.0, 5.0, (4, 3, 32, 32)).astype(np.float32))
+    stem.set_train(True)
+    pre = first.norm(first.conv(x)).asnumpy()        # before the GELU
+    assert np.abs(pre.mean(axis=(0, 2, 3))).max() < 1e-4
+    assert np.abs(pre.std(axis=(0, 2, 3)) - 1.0).max() < 1e-2
+    assert np.abs(first.norm.moving_mean.asnumpy()).max() > 1e-3    # updated by the pass
+    stem.set_train(False)
+    assert np.abs(first.norm(first.conv(x)).asnumpy() - pre).max() > 0.1
+
+    layer = ConvStem(patch=8, channels=3, hidden=32, norm="layer").layers[0]
+    assert layer.conv.bias is not None and isinstance(layer.norm, nn.LayerNorm)
 
 
 def test_overlap_stem_reads_each_patch_with_half_of_each_neighbour():

@@ -23,6 +23,7 @@ def test_counts_follow_overrides_of_every_size():
                      "model.speech_decoder.reduction=2", "model.vision.patch_size=4",
                      "model.vision.stem=hmlp", "model.vision.stem=conv", "model.vision.stem=overlap",
                      ["model.vision.stem=conv", "model.vision.conv_layers=8/2,16/2,16/1,32/2"],
+                     ["model.vision.stem=conv", "model.vision.conv_norm=layer"],
                      ["model.speech_decoder.align_prior=0.1",
                       "model.speech_decoder.align_durations=learned"]]:
         cfg = load_config("tiny", override if isinstance(override, list) else [override]).model

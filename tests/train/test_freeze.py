@@ -83,3 +83,23 @@ def test_a_component_both_frozen_and_reinitialised_is_refused():
     with pytest.raises(ConfigError, match=re.escape("train.reinit: unknown component(s) "
                                                     "['speech']")):
         load_config("tiny", ["train.reinit=speech"])
+
+
+def test_batchnorm_statistics_train_with_their_component_and_stay_when_it_is_frozen(
+        mini_corpus, tmp_path):
+    # the conv stem's BatchNorm updates its moving statistics inside the compiled training step;
+    # a frozen vision encoder keeps them, as it keeps its weights
+    def moving_means(freeze, out):
+        extra = ["train.freeze=vision_encoder"] if freeze else []
+        cfg = load_config("tiny", TINY_RUN + ["train.max_steps=2", "train.ckpt_every=100",
+                                              "model.vision.stem=conv"] + extra)
+        tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
+        trainer = Trainer(cfg, out, mini_corpus / "train.jsonl", tok, log=lambda *a: None)
+        trainer.fit()
+        return [p.asnumpy() for p in trainer.model.vision_encoder.get_parameters()
+                if p.name.endswith("moving_mean")]
+
+    trained = moving_means(False, tmp_path / "trained")
+    assert trained and all(np.abs(m).max() > 1e-4 for m in trained)
+    frozen = moving_means(True, tmp_path / "frozen")
+    assert frozen and all(np.abs(m).max() == 0.0 for m in frozen)
