@@ -157,12 +157,21 @@ def test_conv_stem_batchnorm_uses_batch_statistics_in_training_and_moving_ones_a
     assert first.conv.bias is None and isinstance(first.norm, nn.BatchNorm2d)
     x = ms.Tensor(np.random.default_rng(0).normal(3.0, 5.0, (4, 3, 32, 32)).astype(np.float32))
     stem.set_train(True)
-    pre = first.norm(first.conv(x)).asnumpy()        # before the GELU
+    conv = first.conv(x)
+    pre = first.norm(conv).asnumpy()        # before the GELU
     assert np.abs(pre.mean(axis=(0, 2, 3))).max() < 1e-4
     assert np.abs(pre.std(axis=(0, 2, 3)) - 1.0).max() < 1e-2
-    assert np.abs(first.norm.moving_mean.asnumpy()).max() > 1e-3    # updated by the pass
-    stem.set_train(False)
-    assert np.abs(first.norm(first.conv(x)).asnumpy() - pre).max() > 0.1
+    mean, var = first.norm.moving_mean.asnumpy(), first.norm.moving_variance.asnumpy()
+    assert np.abs(mean).max() > 1e-3    # updated by the pass
+    # inference: the moving statistics. A new Cell with the same parameters, because a graph-mode
+    # Cell keeps the mode it was first compiled in
+    later = ConvStem(patch=8, channels=3, hidden=32)
+    ms.load_param_into_net(later, {p.name: p for p in stem.get_parameters()})
+    later.set_train(False)
+    want = (conv.asnumpy() - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+    got = later.layers[0].norm(conv).asnumpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(got - pre).max() > 0.1
 
     layer = ConvStem(patch=8, channels=3, hidden=32, norm="layer").layers[0]
     assert layer.conv.bias is not None and isinstance(layer.norm, nn.LayerNorm)

@@ -93,6 +93,8 @@ class Trainer:
                                      0).astype(np.float32)
         self.net.set_train(True)
         self.model.image_tokenizer.set_train(False)  # frozen: no codebook updates either
+        for name in t.frozen:   # nor moving BatchNorm statistics in a frozen component
+            getattr(self.model, name).set_train(False)
         if cfg.context.amp_level != "O0":
             dtype = ms.bfloat16 if cfg.context.precision == "bf16" else ms.float16
             self.net = amp.auto_mixed_precision(self.net, cfg.context.amp_level, dtype=dtype)
