@@ -89,17 +89,22 @@ def test_batchnorm_statistics_train_with_their_component_and_stay_when_it_is_fro
         mini_corpus, tmp_path):
     # the conv stem's BatchNorm updates its moving statistics inside the compiled training step;
     # a frozen vision encoder keeps them, as it keeps its weights
+    # (and re-estimates them on clean images at the end of the run, unless frozen)
     def moving_means(freeze, out):
         extra = ["train.freeze=vision_encoder"] if freeze else []
         cfg = load_config("tiny", TINY_RUN + ["train.max_steps=2", "train.ckpt_every=100",
+                                              "train.bn_recalibrate=3",
                                               "model.vision.stem=conv"] + extra)
         tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
-        trainer = Trainer(cfg, out, mini_corpus / "train.jsonl", tok, log=lambda *a: None)
+        logs = []
+        trainer = Trainer(cfg, out, mini_corpus / "train.jsonl", tok, log=logs.append)
         trainer.fit()
         return [p.asnumpy() for p in trainer.model.vision_encoder.get_parameters()
-                if p.name.endswith("moving_mean")]
+                if p.name.endswith("moving_mean")], logs
 
-    trained = moving_means(False, tmp_path / "trained")
+    trained, logs = moving_means(False, tmp_path / "trained")
     assert trained and all(np.abs(m).max() > 1e-4 for m in trained)
-    frozen = moving_means(True, tmp_path / "frozen")
+    assert "BatchNorm statistics of 3 layer(s) re-estimated on 3 clean batches of 8 images" in logs
+    frozen, logs = moving_means(True, tmp_path / "frozen")
     assert frozen and all(np.abs(m).max() == 0.0 for m in frozen)
+    assert not any("re-estimated" in line for line in logs)

@@ -480,6 +480,9 @@ class TrainConfig:
     log_every: int = 10
     ckpt_every: int = 500
     keep_last: int = 2
+    # clean training batches the vision encoder's BatchNorm statistics are re-estimated on when a
+    # run ends (0: off; a model without BatchNorm skips it). Why: zidong/train/batchnorm.py
+    bn_recalibrate: int = 50
     objectives: ObjectiveWeights = field(default_factory=ObjectiveWeights)
     vq: VQStageConfig = field(default_factory=VQStageConfig)
 
@@ -498,6 +501,8 @@ class TrainConfig:
     def check(self, prefix: str = "train") -> None:
         _positive(self, prefix, "batch_size", "lr", "max_steps", "clip_norm", "grad_accum",
                   "log_every", "ckpt_every", "keep_last", "temperature_lr_scale")
+        _require(self.bn_recalibrate >= 0, f"{prefix}.bn_recalibrate",
+                 f"must be >= 0 (0: off), got {self.bn_recalibrate}")
         _require(0 <= self.fusion_batch <= self.batch_size, f"{prefix}.fusion_batch",
                  f"must be in [0, batch_size={self.batch_size}], got {self.fusion_batch}")
         _require(self.fusion_batch in (0, self.batch_size) or self.clean_contrastive,
