@@ -30,33 +30,26 @@ def main(argv=None) -> int:
     import mindspore as ms
 
     from zidong.config.loader import config_from_dict
-    from zidong.data.pipeline import DataPipeline
-    from zidong.data.tokenizer import Tokenizer
-    from zidong.eval.load import resolve_checkpoint
-    from zidong.models import create_model
+    from zidong.eval.load import load_run, resolve_checkpoint
     from zidong.runtime import init_env
-    from zidong.train.batchnorm import batchnorm_cells, clean_image_batches, recalibrate
+    from zidong.train.batchnorm import batchnorm_cells, recalibrate_on
     from zidong.train.checkpoint import load_state, save_state
 
     ckpt = resolve_checkpoint(args.ckpt)
     params, meta, blobs = load_state(ckpt)
-    cfg = config_from_dict(meta["config"], f"{ckpt} (embedded config)")
-    init_env(cfg.context)
+    # the run's own oneDNN cap, before the first convolution (zidong/runtime.py)
+    init_env(config_from_dict(meta["config"], f"{ckpt} (embedded config)").context)
+    model, cfg, tokenizer, _ = load_run(ckpt)
     info = ckpt.parent / "run.json"
     data = args.data or (json.loads(info.read_text())["data"] if info.is_file() else None)
     if data is None:
         raise SystemExit(f"{info}: missing, so the run's training data is unknown; pass --data")
-    model = create_model(cfg.model)
-    own = {k[len("model."):]: v for k, v in params.items() if k.startswith("model.")}
-    ms.load_param_into_net(model, own, strict_load=True)
     encoder = model.vision_encoder
     if not batchnorm_cells(encoder):
         raise SystemExit(f"{ckpt}: its vision encoder has no BatchNorm (model.vision.stem "
                          f"{cfg.model.vision.stem!r}); nothing to re-estimate")
     rows = cfg.train.batch_size
-    pipe = DataPipeline(data, cfg, Tokenizer(blobs["tokenizer"]), rows, seed=cfg.context.seed,
-                        masking=False)
-    cells = recalibrate(encoder, clean_image_batches(pipe, rows), args.batches)
+    cells = recalibrate_on(encoder, data, cfg, tokenizer, args.batches)
     for p in encoder.get_parameters():
         if p.name.endswith(("moving_mean", "moving_variance")):
             name = "model." + p.name   # as the training net names it

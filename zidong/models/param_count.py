@@ -47,8 +47,8 @@ def stem(v) -> int:
         widths = [w for w, _ in conv_layers(v.patch_size, v.hidden, v.conv_layers)]
         ins = [v.channels] + widths[:-1]
         # BatchNorm: scale, shift and the two moving statistics, and no convolution bias
-        per_norm = (lambda b: 4 * b) if v.conv_norm == "batch" else (lambda b: b + layer_norm(b))
-        return (sum(9 * a * b + per_norm(b) for a, b in zip(ins, widths))
+        batch = v.conv_norm == "batch"
+        return (sum(9 * a * b + (4 * b if batch else b + layer_norm(b)) for a, b in zip(ins, widths))
                 + linear(widths[-1], v.hidden))
     return linear(v.patch_size * v.patch_size * v.channels, v.hidden)
 

@@ -20,12 +20,12 @@ def batchnorm_cells(cell) -> list:
     return [c for _, c in cell.cells_and_names() if isinstance(c, nn.BatchNorm2d)]
 
 
-def clean_image_batches(pipeline, rows: int, seed: int = 0):
+def clean_image_batches(pipeline, rows: int):
     """(rows, C, H, W) float32 batches of the images of ``pipeline``'s samples that have one,
     unmasked, in a fixed order (the training run's own data position is not touched)."""
     buf, epoch = [], 0
     while True:
-        for batch in pipeline.iterate(seed + epoch):
+        for batch in pipeline.iterate(epoch):
             buf.extend(batch["image"][batch["presence"][:, 1] > 0])
             while len(buf) >= rows:
                 yield np.stack(buf[:rows]).astype(np.float32)
@@ -51,3 +51,14 @@ def recalibrate(encoder, batches, count: int) -> int:
         forward(ms.Tensor(images))
     encoder.set_train(was)
     return len(cells)
+
+
+def recalibrate_on(encoder, data, cfg, tokenizer, count: int, num_shards: int = 1,
+                   shard_id: int = 0) -> int:
+    """``recalibrate`` on the unmasked images of the manifest ``data`` (this rank's shard), in
+    batches of ``cfg.train.batch_size``."""
+    from zidong.data.pipeline import DataPipeline
+    rows = cfg.train.batch_size
+    pipe = DataPipeline(data, cfg, tokenizer, rows, seed=cfg.context.seed, masking=False,
+                        num_shards=num_shards, shard_id=shard_id)
+    return recalibrate(encoder, clean_image_batches(pipe, rows), count)

@@ -30,7 +30,7 @@ from zidong.models import create_model
 from zidong.parallel.dist import DistInfo, mean_over_ranks
 from zidong.parallel.semi_auto import gradient_reducer, needs_semi_auto, pipeline_net, wrap_step
 from zidong.parallel.strategy import apply_recompute, attach_strategies
-from zidong.train.batchnorm import batchnorm_cells, clean_image_batches, recalibrate
+from zidong.train.batchnorm import batchnorm_cells, recalibrate_on
 from zidong.train.checkpoint import checkpoints, load_state, prune, save_state
 from zidong.train.pretrain_net import BATCH, CONTRASTIVE, LEVEL, OBJECTIVES, OWN_PARAMS, PretrainNet
 from zidong.train.progress import Progress, now, plot_curves
@@ -218,18 +218,15 @@ class Trainer:
         (``train.bn_recalibrate`` batches; zidong/train/batchnorm.py says why). Not for a frozen
         encoder, whose statistics stay, nor under semi-auto parallel, where the encoder's layout
         belongs to the sharded graph."""
-        n, t = self.cfg.train.bn_recalibrate, self.cfg.train
-        encoder = self.model.vision_encoder
+        t = self.cfg.train
+        n, encoder = t.bn_recalibrate, self.model.vision_encoder
         if not n or not batchnorm_cells(encoder) or "vision_encoder" in t.frozen:
             return
         if self.semi_auto:
             self.log("BatchNorm statistics not re-estimated: semi-auto parallel")
             return
-        shards = self.dist.world
-        pipe = DataPipeline(self.train_data, self.cfg, self.tokenizer, t.batch_size,
-                            seed=self.cfg.context.seed, masking=False, num_shards=shards,
-                            shard_id=self.dist.rank % shards)
-        cells = recalibrate(encoder, clean_image_batches(pipe, t.batch_size), n)
+        cells = recalibrate_on(encoder, self.train_data, self.cfg, self.tokenizer, n,
+                               self.dist.world, self.dist.rank)
         self.log(f"BatchNorm statistics of {cells} layer(s) re-estimated on {n} clean batches "
                  f"of {t.batch_size} images")
 
@@ -422,9 +419,9 @@ class Trainer:
                 in_window[:] = False
             if self.step % t.ckpt_every == 0:
                 self.save()
-        # an interrupted run (stop_at) leaves its statistics as they are, so that --resume ends
-        # where an uninterrupted run does
-        if not (stop_at and self.step < t.max_steps and not plan.done(self.step, progress.t_train)):
+        # only a run that ended: one interrupted by stop_at leaves its statistics as they are,
+        # so that --resume ends where an uninterrupted run does
+        if self.step >= t.max_steps or plan.done(self.step, progress.t_train):
             self.recalibrate_batchnorm()
         final = self.save()
         progress.close()
