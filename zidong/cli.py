@@ -183,9 +183,8 @@ def cmd_eval(args) -> int:
     from pathlib import Path
 
     from zidong.eval.run import run_eval
-    from zidong.config import ContextConfig
-    from zidong.runtime import init_env
-    init_env(ContextConfig())  # evaluation runs on this machine's CPU, graph mode
+    from zidong.tasks.cli import init_cpu
+    init_cpu(args.ckpt)
     metrics = run_eval(args.ckpt, args.data, args.tasks.split(","), Path(args.out),
                        candidates=args.candidates, limit=args.limit,
                        image_scorer=args.image_scorer, speech_scorer=args.speech_scorer,

@@ -1,8 +1,15 @@
-"""Checkpoint files: the digest travels with its checkpoint, and pruning removes both."""
+"""Checkpoint files: the digest travels with its checkpoint, and pruning removes both; the meta
+reads without the tensors."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import mindspore as ms
+import pytest
 
-from zidong.train.checkpoint import checkpoints, digest_path, load_state, prune, save_state
+from zidong.train.checkpoint import (checkpoints, digest_path, load_state, prune, read_meta,
+                                     save_state)
 
 
 def test_prune_keeps_the_last_k_with_their_digests(tmp_path):
@@ -16,3 +23,32 @@ def test_prune_keeps_the_last_k_with_their_digests(tmp_path):
     params, meta, blobs = load_state(kept[-1])
     assert meta == {"step": 3} and blobs == {"x": b"ab"}
     np.testing.assert_array_equal(params["w"].asnumpy(), np.arange(4))
+
+
+def test_read_meta_reads_what_load_state_reads_and_names_a_foreign_file(tmp_path):
+    p = ms.Parameter(ms.Tensor(np.ones((3, 5), np.float32)), name="w")
+    meta = {"step": 7, "config": {"context": {"cpu_isa": "avx2"}}, "text": "形状 ✓"}
+    path = save_state(tmp_path / "step_0000007.safetensors", [p], meta, {"tok": b"\x00\x01"})
+    assert read_meta(path) == meta == load_state(path)[1]
+    other = tmp_path / "other.safetensors"
+    ms.save_checkpoint([{"name": "w", "data": p}], str(other), format="safetensors")
+    with pytest.raises(ValueError, match=r"other.safetensors: not a zidong checkpoint"):
+        read_meta(other)
+    with pytest.raises(FileNotFoundError, match="missing.safetensors: checkpoint not found"):
+        read_meta(tmp_path / "missing.safetensors")
+
+
+def test_commands_on_a_run_take_its_cpu_isa_cap(tmp_path):
+    """eval / generate / export set oneDNN's cap from the run's config before anything runs (a
+    conv-stem run trained under avx2 would otherwise take the slow AVX-512 convolution path)."""
+    p = ms.Parameter(ms.Tensor(np.zeros(2, np.float32)), name="w")
+    for isa in ("avx2", ""):
+        run = tmp_path / (isa or "none")
+        save_state(run / "step_0000001.safetensors", [p],
+                   {"config": {"context": {"cpu_isa": isa}}}, {})
+        code = ("import os; from zidong.tasks.cli import init_cpu; "
+                f"init_cpu({str(run)!r}); print(os.environ.get('ONEDNN_MAX_CPU_ISA', '-'))")
+        env = {k: v for k, v in os.environ.items() if "CPU_ISA" not in k}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, check=True).stdout
+        assert out.split() == [isa.upper() or "-"]

@@ -8,7 +8,7 @@ import mindspore as ms
 from zidong.config import config_from_dict
 from zidong.data.tokenizer import Tokenizer
 from zidong.models import create_model
-from zidong.train.checkpoint import checkpoints, load_state
+from zidong.train.checkpoint import checkpoints, load_state, read_meta
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -61,6 +61,16 @@ def zero_added_later(cell, missing: list[str], source, log=None) -> list[str]:
         params[name].set_data(ms.Tensor(np.zeros(params[name].shape, np.float32)))
         print(f"{source}: predates {ADDED_LATER[key]}; {name} set to zero", file=sys.stderr)
     return left
+
+
+def run_context(path: str | Path):
+    """The context to evaluate a run on this machine's CPU in graph mode, with the run's own
+    oneDNN instruction-set cap: a convolutional stem trained under ``cpu_isa: avx2`` would
+    otherwise take oneDNN's slow AVX-512 convolution path (same results, several times slower)."""
+    from zidong.config import ContextConfig
+    ckpt = resolve_checkpoint(path)
+    isa = read_meta(ckpt)["config"].get("context", {}).get("cpu_isa", "")
+    return ContextConfig(cpu_isa=isa)
 
 
 def load_run(path: str | Path):

@@ -6,18 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from zidong.tasks.cli import add_input_args
+from zidong.tasks.cli import add_input_args, init_cpu
 from zidong.tasks.generate import check_inputs
 from zidong.tasks.spec import CONDITION
 
 INFER_TASKS = ("retrieve",) + tuple(CONDITION)
 MODALITY_OF = {"text": "text", "image": "image", "audio": "speech"}
-
-
-def _init_cpu() -> None:
-    from zidong.config import ContextConfig
-    from zidong.runtime import init_env
-    init_env(ContextConfig())
 
 
 def _fail(e: Exception) -> int:
@@ -27,7 +21,7 @@ def _fail(e: Exception) -> int:
 
 def cmd_export(args) -> int:
     from zidong.export.exporter import export_other, export_run
-    _init_cpu()
+    init_cpu(args.ckpt)
     tasks = args.tasks.split(",") if args.tasks else None
     try:
         if args.format != "MINDIR":
@@ -81,7 +75,7 @@ def infer(task: str, mindir, out, text=None, image=None, audio=None, lang: str =
 
 
 def cmd_infer(args) -> int:
-    _init_cpu()
+    init_cpu()
     try:
         record = infer(args.task, args.mindir, args.out, args.text, args.image, args.audio,
                        args.lang, args.seed, args.temperature, args.top_k, args.beam, args.data,
@@ -125,7 +119,7 @@ def cmd_ckpt_check(args) -> int:
     from zidong.config import load_config
     from zidong.export.checkpoint_tools import load_into
     from zidong.models import create_model
-    _init_cpu()
+    init_cpu()
     cfg = load_config(args.config, args.overrides)
     try:
         report = load_into(create_model(cfg.model), _checkpoint_path(args.ckpt),

@@ -6,15 +6,20 @@ import json
 from zidong.tasks.spec import ASR_CTC_WEIGHT, CONDITION, I2S_VIA, VQA_LIMIT
 
 
-def _init_cpu() -> None:
+def init_cpu(ckpt=None) -> None:
+    """This machine's CPU in graph mode; with ``ckpt``, under that run's oneDNN cap."""
     from zidong.config import ContextConfig
     from zidong.runtime import init_env
-    init_env(ContextConfig())
+    if ckpt is None:
+        init_env(ContextConfig())
+        return
+    from zidong.eval.load import run_context
+    init_env(run_context(ckpt))
 
 
 def cmd_generate(args) -> int:
     from zidong.tasks.generate import generate
-    _init_cpu()
+    init_cpu(args.ckpt)
     record = generate(args.task, args.ckpt, args.out, args.text, args.image, args.audio,
                       args.lang, args.seed, args.temperature, args.top_k, args.beam,
                       args.i2s_via, args.ctc_weight)
@@ -31,7 +36,7 @@ def cmd_finetune(args) -> int:
         import sys
         print("zidong: --task classify needs --data MANIFEST (with 'label' fields)", file=sys.stderr)
         return 2
-    _init_cpu()
+    init_cpu()
     finetune_classify(args.data, args.run_dir, args.label_fraction, args.init_from, args.config,
                       args.overrides, args.eval_data, tuple(args.modalities.split(",")),
                       args.steps, args.minutes, args.batch_size or 32,

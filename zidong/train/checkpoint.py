@@ -75,6 +75,25 @@ def load_state(path: str | Path) -> tuple[dict, dict, dict[str, bytes]]:
     return data, meta, blobs
 
 
+def read_meta(path: str | Path) -> dict:
+    """The meta of a checkpoint without loading its tensors: safetensors starts with an 8-byte
+    header length and a JSON header giving each tensor's byte range, so only ``meta.json``'s
+    bytes are read (a process can then set up its runtime from the run's config first)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
+            start, end = header[META + "json"]["data_offsets"]
+            f.seek(8 + size + start)
+            return json.loads(f.read(end - start).decode())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: checkpoint not found") from None
+    except (ValueError, KeyError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a zidong checkpoint (its header has no readable "
+                         f"{META}json: {e})") from None
+
+
 def checkpoints(run_dir: str | Path) -> list[Path]:
     """``step_XXXXXXX.safetensors`` files of a run, oldest first."""
     found = [p for p in Path(run_dir).glob("step_*.safetensors") if re.match(r"step_\d+\.", p.name)]
