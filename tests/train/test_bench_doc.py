@@ -92,3 +92,21 @@ def test_another_document_keeps_its_own_figures_and_says_how_to_rewrite_it(tmp_p
     assert "(figures/ablation_steps_curves_full.png)" in text
     assert "--variants full --doc docs/ablation_steps.md`" in text
     assert "--doc" not in (docs / "results.md").read_text()
+
+
+def test_an_unclosed_section_fails_before_the_runs_and_the_document_is_untouched(tmp_path):
+    """A hand-written section without its closing marker would be dropped by the rewrite (it
+    happened once): the benchmark refuses the document before training anything."""
+    import pytest
+    from zidong.train.bench import bench_pretrain
+    doc = tmp_path / "results.md"
+    write_section(doc, "status", "## Status\nhand-written")
+    text = doc.read_text() + "\n<!-- section:notes -->\n## Notes\nnever closed\n"
+    doc.write_text(text)
+    with pytest.raises(ValueError, match=r"results.md: section 'notes' opens with "
+                                         r"<!-- section:notes --> but has no <!-- /section:notes -->"):
+        bench_pretrain(1.0, 1.0, ["full"], tmp_path / "runs", doc)
+    assert doc.read_text() == text and not (tmp_path / "runs").exists()
+    with pytest.raises(ValueError, match="section 'notes'"):
+        write_section(doc, "tasks", "## Tasks")
+    assert doc.read_text() == text

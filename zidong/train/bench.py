@@ -121,6 +121,8 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
     from zidong.data.tokenizer import tokenizer_for
     from zidong.runtime import init_env
     from zidong.train.vq_stage import train_vq
+    if doc.is_file():
+        sections(doc.read_text(), str(doc))   # an unclosed section fails now, not after the runs
     record = out_root / "bench.json"
     prior = json.loads(record.read_text()) if reuse and record.is_file() else {}
     budget = {"minutes": None if steps else minutes, "steps": steps}
@@ -193,7 +195,7 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              ""]
     # The status is written by hand from these figures; a rerun keeps it under the title, where a
     # reader looks first, until someone rewrites it for the new numbers.
-    status = sections(doc.read_text()).get("status") if doc.is_file() else None
+    status = sections(doc.read_text(), str(doc)).get("status") if doc.is_file() else None
     lines += ([status, ""] if status else []) + ["## Budget", "",
              (f"- corpus build: {corpus_s:.0f} s (it was not cached);" if corpus_s > 5 else
               "- corpus build: cached already (a fresh build takes about 2 minutes, docs/data.md);"),
