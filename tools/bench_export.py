@@ -111,9 +111,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="JSON file for the figures")
     args = ap.parse_args(argv)
     os.environ.setdefault("GLOG_v", "3")
-    from zidong.config import ContextConfig
-    from zidong.runtime import init_env
-    init_env(ContextConfig())
+    from zidong.tasks.cli import init_cpu
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     from zidong.export.exporter import export_run
     from zidong.export.infer import MindirEngine
     from zidong.tasks.engine import TaskEngine

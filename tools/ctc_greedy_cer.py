@@ -40,12 +40,11 @@ def main(argv=None) -> int:
 
     from mindspore import Tensor
 
-    from zidong.config import ContextConfig
     from zidong.config.special_tokens import PAD_ID
     from zidong.eval.text_metrics import corpus_cer, corpus_wer
-    from zidong.runtime import init_env
+    from zidong.tasks.cli import init_cpu
     from zidong.tasks.engine import TaskEngine, manifest_samples
-    init_env(ContextConfig())
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     engine = TaskEngine(args.ckpt)
     if not engine._has_ctc():
         raise SystemExit(f"{args.ckpt}: this run did not train the ctc head")

@@ -41,12 +41,11 @@ def main() -> None:
     import mindspore as ms
     from mindspore import Tensor
 
-    from zidong.config.schema import ContextConfig
     from zidong.decoding.search import log_softmax
     from zidong.eval.generation import rows_with, subset_batch
-    from zidong.runtime import init_env
+    from zidong.tasks.cli import init_cpu
     from zidong.tasks.runner import pad_rows
-    init_env(ContextConfig())
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     from zidong.objectives.image_generation import ImageGeneration
     from zidong.tasks.engine import TaskEngine
 

@@ -48,10 +48,8 @@ def main() -> None:
     ap.add_argument("--bins", type=int, default=8, help="offset bins per token")
     ap.add_argument("--score", type=int, default=30, help="held-out samples vocoded and scored")
     args = ap.parse_args()
-
-    from zidong.config.schema import ContextConfig
-    from zidong.runtime import init_env
-    init_env(ContextConfig())
+    from zidong.tasks.cli import init_cpu
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     from zidong.data.manifest import read_manifest
     from zidong.eval.asr_scorer import SphinxScorer, caption_jsgf
     from zidong.eval.text_metrics import wer

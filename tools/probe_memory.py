@@ -64,11 +64,10 @@ def main() -> None:
 
     from mindspore import Tensor
 
-    from zidong.config.schema import ContextConfig
     from zidong.eval.generation import rows_with, subset_batch
     from zidong.eval.image_scorer import ATTRIBUTES, HEADS, encode
-    from zidong.runtime import init_env
-    init_env(ContextConfig())
+    from zidong.tasks.cli import init_cpu
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     from zidong.tasks.engine import TaskEngine, manifest_samples
 
     engine = TaskEngine(args.ckpt, batch_size=16)

@@ -70,11 +70,10 @@ def main() -> None:
     import mindspore as ms
     from mindspore import Tensor
 
-    from zidong.config.schema import ContextConfig
     from zidong.eval.generation import rows_with, subset_batch
-    from zidong.runtime import init_env
+    from zidong.tasks.cli import init_cpu
     from zidong.tasks.runner import pad_rows
-    init_env(ContextConfig())
+    init_cpu(args.ckpt)  # under the run's oneDNN cap
     from zidong.models.speech_decoder import TEXT_START
     from zidong.tasks.engine import TaskEngine
 
