@@ -1,9 +1,5 @@
 """Checkpoint files: the digest travels with its checkpoint, and pruning removes both; the meta
 reads without the tensors."""
-import os
-import subprocess
-import sys
-
 import numpy as np
 import mindspore as ms
 import pytest
@@ -37,18 +33,3 @@ def test_read_meta_reads_what_load_state_reads_and_names_a_foreign_file(tmp_path
     with pytest.raises(FileNotFoundError, match="missing.safetensors: checkpoint not found"):
         read_meta(tmp_path / "missing.safetensors")
 
-
-def test_commands_on_a_run_take_its_cpu_isa_cap(tmp_path):
-    """eval / generate / export set oneDNN's cap from the run's config before anything runs (a
-    conv-stem run trained under avx2 would otherwise take the slow AVX-512 convolution path)."""
-    p = ms.Parameter(ms.Tensor(np.zeros(2, np.float32)), name="w")
-    for isa in ("avx2", ""):
-        run = tmp_path / (isa or "none")
-        save_state(run / "step_0000001.safetensors", [p],
-                   {"config": {"context": {"cpu_isa": isa}}}, {})
-        code = ("import os; from zidong.tasks.cli import init_cpu; "
-                f"init_cpu({str(run)!r}); print(os.environ.get('ONEDNN_MAX_CPU_ISA', '-'))")
-        env = {k: v for k, v in os.environ.items() if "CPU_ISA" not in k}
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             env=env, check=True).stdout
-        assert out.split() == [isa.upper() or "-"]

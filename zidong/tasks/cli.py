@@ -12,9 +12,9 @@ def init_cpu(ckpt=None) -> None:
     from zidong.runtime import init_env
     if ckpt is None:
         init_env(ContextConfig())
-        return
-    from zidong.eval.load import run_context
-    init_env(run_context(ckpt))
+    else:   # imported only here: ``zidong infer`` must not load the model classes
+        from zidong.eval.load import run_context
+        init_env(run_context(ckpt))
 
 
 def cmd_generate(args) -> int:
