@@ -99,6 +99,7 @@ def _set(path, value):
     (("parallel", "optimizer_shard"), "yes", "parallel.optimizer_shard: expected true or false"),
     (("model", "unified_dim"), 64.0, "model.unified_dim: expected an integer, got 64.0"),
     (("train", "warm_start"), 1.0, "train.warm_start: must be in [0, 1), got 1.0"),
+    (("train", "msm_loss"), "l2", "train.msm_loss: must be one of ('l1', 'contrastive'), got 'l2'"),
 ])
 def test_each_bad_value_has_its_own_clear_error(path, value, expected):
     assert expected in _bad(_set(path, value))
@@ -144,6 +145,14 @@ def test_an_enabled_token_objective_needs_something_masked():
         load_config("tiny", ["data.masking.text_count=0"])
     cfg = load_config("tiny", ["data.masking.text_count=0", "train.objectives.mlm=0"])
     assert cfg.data.masking.text_count == 0
+
+
+def test_contrastive_masked_speech_needs_spans_that_cover_a_speech_token():
+    with pytest.raises(ConfigError, match=r"data.masking.speech_span: is 6; train.msm_loss="
+                                          r"contrastive needs spans of at least 7 frames"):
+        load_config("tiny", ["train.msm_loss=contrastive", "data.masking.speech_span=6"])
+    # the regression form scores frames, any span will do
+    assert load_config("tiny", ["data.masking.speech_span=6"]).data.masking.speech_span == 6
 
 
 def test_a_warm_start_needs_the_contrastive_objective_and_no_pipeline():

@@ -396,7 +396,7 @@ class ObjectiveWeights:
     """Weight of each pretraining objective in the summed loss; 0 disables it."""
     mlm: float = 1.0          # token level: masked language modelling
     mim: float = 1.0          # token level: masked image modelling (VQ codes of hidden patches)
-    msm: float = 1.0          # token level: masked speech modelling (log-mel regression)
+    msm: float = 1.0          # token level: masked speech modelling (train.msm_loss: l1 or contrastive)
     text_gen: float = 1.0     # modality level: text from the other modalities
     image_gen: float = 1.0    # modality level: VQ image codes from the others
     speech_gen: float = 1.0   # modality level: log-mel from the others
@@ -437,6 +437,8 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 # the trainable parts of the model (the VQ image tokenizer is always frozen after its stage)
+MSM_FORMS = ("l1", "contrastive")  # train.msm_loss: zidong/objectives/masked_speech.py
+
 COMPONENTS = ("text_encoder", "vision_encoder", "speech_encoder", "fusion", "text_decoder",
               "image_decoder", "speech_decoder")
 
@@ -465,6 +467,10 @@ class TrainConfig:
     # (docs/results.md)
     warm_start: float = 0.0
     clean_contrastive: bool = True  # contrastive embeddings from unmasked inputs (one more encoder pass)
+    # masked speech modelling's loss: "l1" (regress the hidden log-mel frames) or "contrastive"
+    # (pick the true hidden patch among the batch's others, wav2vec 2.0's task; why and how:
+    # zidong/objectives/masked_speech.py)
+    msm_loss: str = "l1"
     # rows of the batch that go through the masked encoder pass, the fusion and every head but the
     # contrastive one (0: all). Below batch_size, the remaining rows only feed the contrastive
     # objective's clean encoder pass: more negatives per step for less than the fusion costs
@@ -508,6 +514,8 @@ class TrainConfig:
         _require(self.fusion_batch in (0, self.batch_size) or self.clean_contrastive,
                  f"{prefix}.fusion_batch", f"{self.fusion_batch} < batch_size needs "
                  f"train.clean_contrastive (the other rows only have the clean pass)")
+        _require(self.msm_loss in MSM_FORMS, f"{prefix}.msm_loss",
+                 f"must be one of {MSM_FORMS}, got {self.msm_loss!r}")
         for key, names in (("freeze", self.frozen), ("reinit", self.fresh)):
             unknown = [c for c in names if c not in COMPONENTS]
             _require(not unknown, f"{prefix}.{key}",
@@ -551,6 +559,12 @@ class Config:
             _require(weight == 0 or getattr(mk, count) > 0, f"data.masking.{count}",
                      f"is 0, so train.objectives.{name} (weight {weight}) has nothing to predict; "
                      f"set the weight to 0 or mask something")
+        # the contrastive form scores whole 4-frame speech tokens: a span shorter than 7 frames
+        # need not cover one, and the objective would have nothing to pick
+        _require(ob.msm == 0 or self.train.msm_loss != "contrastive" or mk.speech_span >= 7,
+                 "data.masking.speech_span",
+                 f"is {mk.speech_span}; train.msm_loss=contrastive needs spans of at least 7 "
+                 f"frames so that each covers a whole speech token (4 frames)")
         decoders = len(ob.generated)
         used = decoders * mk.hide_per_batch + mk.match_negatives
         fused = self.train.fused_rows

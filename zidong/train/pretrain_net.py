@@ -50,7 +50,7 @@ class PretrainNet(nn.Cell):
         self.mlm = MaskedTextModelling(d, m.text.vocab_size)
         self.mim = MaskedImageModelling(d, m.image_tokenizer.codebook_size, m.vision.image_size,
                                         m.vision.patch_size, m.image_tokenizer.patch_size)
-        self.msm = MaskedSpeechModelling(d, m.speech.n_mels)
+        self.msm = MaskedSpeechModelling(d, m.speech.n_mels, form=cfg.train.msm_loss)
         self.text_gen = TextGeneration()
         self.image_gen = ImageGeneration(m.image_tokenizer.codebook_size)
         self.speech_gen = SpeechGeneration(m.speech.max_frames)
