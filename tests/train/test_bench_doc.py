@@ -110,3 +110,13 @@ def test_an_unclosed_section_fails_before_the_runs_and_the_document_is_untouched
     with pytest.raises(ValueError, match="section 'notes'"):
         write_section(doc, "tasks", "## Tasks")
     assert doc.read_text() == text
+
+
+def test_an_unknown_variant_fails_before_the_vq_stage(tmp_path):
+    import pytest
+    from zidong.train.bench import bench_pretrain
+    with pytest.raises(ValueError, match=r"--variants: unknown \['msm_contrastiv'\]; known: full, "
+                                         r"no_sample_level, no_token_level, msm_contrastive"):
+        bench_pretrain(1.0, 1.0, ["full", "msm_contrastiv"], tmp_path / "runs",
+                       tmp_path / "results.md")
+    assert not (tmp_path / "runs").exists()

@@ -29,6 +29,9 @@ VARIANTS = {
                         "train.warm_start=0"],
     "no_token_level": ["train.objectives.mlm=0", "train.objectives.mim=0", "train.objectives.msm=0",
                        "train.objectives.ctc=0"],
+    # not an ablation: the full model with masked speech modelling in its contrastive form
+    # (zidong/objectives/masked_speech.py), against the L1 form of "full"
+    "msm_contrastive": ["train.msm_loss=contrastive"],
 }
 DIRECTIONS = ("t2i", "i2t", "s2i", "s2t", "t2s", "i2s")
 TARGETS = {"t2i": 0.5, "i2t": 0.5, "s2i": 0.3, "s2t": 0.6}
@@ -117,6 +120,9 @@ def bench_pretrain(minutes: float, vq_minutes: float, variants, out_root: Path,
     of ``minutes``."""
     if steps is not None and steps < 1:
         raise ValueError(f"--steps must be at least 1, got {steps}")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:   # before the VQ stage, not after it
+        raise ValueError(f"--variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
     from zidong.config import load_config
     from zidong.data.tokenizer import tokenizer_for
     from zidong.runtime import init_env
