@@ -1,5 +1,12 @@
 """Sample level: InfoNCE between the pooled unified-space embeddings of every pair of modalities
-present in both samples, with a learnable temperature (CLIP-style, clipped at 100)."""
+present in both samples, with a learnable temperature (CLIP-style: the logit scale exp(t) is
+capped at 100).
+
+The cap is CLIP's: the parameter is clamped after each optimizer update (``cap``, called by the
+trainer), not by a minimum in the loss. Why: a minimum in the loss makes the temperature's
+gradient exactly zero once the cap is reached, so the contrastive objective's own gradient norm
+(what the trainer watches to tell a dead objective) read 0 while the objective was training
+the encoders; clamped afterwards, the loss's real gradient on the temperature stays visible."""
 from __future__ import annotations
 
 import math
@@ -8,6 +15,7 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, nn, ops
 
 PAIRS = ((0, 1), (0, 2), (1, 2))  # text-image, text-speech, image-speech
+MAX_LOGIT_SCALE = 100.0
 
 
 class Contrastive(nn.Cell):
@@ -16,6 +24,11 @@ class Contrastive(nn.Cell):
         # shape (1,): the fused CPU/Ascend Adam kernels refuse 0-d parameters
         self.logit_scale = Parameter(Tensor([math.log(1 / init_temperature)], ms.float32),
                                      name="logit_scale")
+
+    def cap(self):
+        """Clamp the temperature to the cap after an update (a Cell method, so graph mode takes it)."""
+        return ops.assign(self.logit_scale,
+                          ops.minimum(self.logit_scale, math.log(MAX_LOGIT_SCALE)))
 
     def pair_loss(self, a, b, valid, scale):
         # a, b (B, D) normalised; valid (B,) 1 where both modalities are present
@@ -30,7 +43,7 @@ class Contrastive(nn.Cell):
 
     def construct(self, embeds, presence):
         # embeds: (text, image, speech) each (B, D); presence (B, 3)
-        scale = ops.minimum(ops.exp(self.logit_scale[0]), 100.0)
+        scale = ops.exp(self.logit_scale[0])
         total, weight = 0.0, 0.0
         for i, j in PAIRS:
             valid = presence[:, i] * presence[:, j]

@@ -85,6 +85,7 @@ class Trainer:
         if vq_checkpoint:
             load_vq_weights(self.model.image_tokenizer, vq_checkpoint)
         self.net = PretrainNet(self.model, cfg)
+        self.contrastive = self.net.contrastive   # its temperature is capped after each update
         if cfg.parallel.recompute:
             apply_recompute(self.net)
         if self.semi_auto:
@@ -122,6 +123,7 @@ class Trainer:
 
     def _compile_steps(self):
         net, opt, scaler, clip = self.net, self.optimizer, self.scaler, self.cfg.train.clip_norm
+        contrastive = self.contrastive
         own = self._own_indices()
         accum = self.cfg.train.grad_accum
         world = self.dist.world
@@ -163,6 +165,7 @@ class Trainer:
             grads = ops.clip_by_global_norm(grads, clip)
             if finite:
                 opt(grads)
+                contrastive.cap()
             return finite
 
         @ms.jit
