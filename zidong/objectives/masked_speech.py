@@ -28,7 +28,7 @@ class MaskedSpeechModelling(nn.Cell):
         if form not in MSM_FORMS:
             raise ValueError(f"masked speech modelling form {form!r}: expected one of {MSM_FORMS}")
         self.n_mels, self.k = n_mels, frames_per_token
-        self.contrastive = form == "contrastive"
+        self.nce = form == "contrastive"
         self.scale = 1.0 / temperature
         self.head = Head(dim, n_mels * frames_per_token)
 
@@ -37,7 +37,7 @@ class MaskedSpeechModelling(nn.Cell):
         # real frames of rows that count
         b, n = speech_fused.shape[0], speech_fused.shape[1]
         pred = self.head(speech_fused)
-        if self.contrastive:
+        if self.nce:
             return self._nce(pred.reshape(b * n, -1), mel, weights)
         return masked_l1(pred.reshape(b, n * self.k, self.n_mels), mel, weights)
 
@@ -58,5 +58,6 @@ class MaskedSpeechModelling(nn.Cell):
 
 
 def _unit(x):
-    # rsqrt of sum + eps rather than x / norm: padding's zero patches would give 0/0
+    # rsqrt of sum + eps rather than x / ops.norm(x): the norm's gradient at a zero vector (the
+    # padding's patches) is 0/0, and the NaN reached every parameter
     return x * ops.rsqrt((x * x).sum(-1, keepdims=True) + 1e-12)
