@@ -81,6 +81,7 @@ def test_another_document_keeps_its_own_figures_and_says_how_to_rewrite_it(tmp_p
     docs = tmp_path / "docs"
     write_results(docs / "results.md", 30.0, vq, 0.0, [_fake_run(tmp_path)])
     before = (docs / "figures" / "curves_full.png").read_bytes()
+    grid.write_bytes(b"another VQ stage")
     run = _fake_run(tmp_path)
     other = tmp_path / "other.png"   # the second benchmark's curves
     other.write_bytes(b"other")
@@ -88,8 +89,13 @@ def test_another_document_keeps_its_own_figures_and_says_how_to_rewrite_it(tmp_p
     write_results(docs / "ablation_steps.md", None, vq, 0.0, [run], steps=640)
     assert (docs / "figures" / "curves_full.png").read_bytes() == before
     assert (docs / "figures" / "ablation_steps_curves_full.png").read_bytes() == b"other"
+    # the VQ grid too: results.md's shows its own stage
+    assert (docs / "figures" / "vq_reconstructions.png").read_bytes() == b"png"
+    assert (docs / "figures" / "ablation_steps_vq_reconstructions.png").read_bytes() == \
+        b"another VQ stage"
     text = (docs / "ablation_steps.md").read_text()
     assert "(figures/ablation_steps_curves_full.png)" in text
+    assert "(figures/ablation_steps_vq_reconstructions.png)" in text
     assert "--variants full --doc docs/ablation_steps.md`" in text
     assert "--doc" not in (docs / "results.md").read_text()
 

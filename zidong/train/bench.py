@@ -188,10 +188,11 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
                   steps: int | None = None) -> None:
     fig_dir = doc.parent / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(vq["grid"], fig_dir / "vq_reconstructions.png")
     # another document (e.g. an equal-steps ablation) names its figures after itself, so that
     # results.md's stay, and its command line says where it is written
     own_doc = doc.stem != "results"
+    prefix = f"{doc.stem}_" if own_doc else ""
+    shutil.copy(vq["grid"], fig_dir / f"{prefix}vq_reconstructions.png")
     lines = ["# Pretraining results", "",
              "Produced by `zidong bench-pretrain` (see the command below); every figure here is "
              "measured by that run on this 2-core CPU machine (MindSpore 2.10, graph mode, fp32).", "",
@@ -212,7 +213,7 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
              (f"- main stage: {minutes:g} min of training per variant (compilation not counted)."
               if steps is None else f"- main stage: {steps} steps per variant, whatever they "
               "take (equal updates, not equal minutes; each variant's time is below)."), "",
-             "![VQ reconstructions](figures/vq_reconstructions.png)", ""]
+             f"![VQ reconstructions](figures/{prefix}vq_reconstructions.png)", ""]
     for split in ("test", "test_compositional"):
         lines += [f"## Retrieval on `{split}` (R@1 among the candidates; bi-encoder embeddings)", "",
                   "| variant | steps | " + " | ".join(DIRECTIONS) + " |",
@@ -224,7 +225,6 @@ def write_results(doc: Path, minutes: float, vq: dict, corpus_s: float, results:
         n = results[0]["eval"][split].get("retrieval.t2i.candidates")
         lines += ["", f"Candidates per direction: {n}. Targets (test): t2i ≥ 50%, i2t ≥ 50%, "
                   "s2i ≥ 30%, s2t ≥ 60%.", ""]
-    prefix = f"{doc.stem}_" if own_doc else ""
     for r in results:
         name = r["variant"]
         fig = f"{prefix}curves_{name}.png"
