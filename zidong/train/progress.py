@@ -16,15 +16,27 @@ class Progress:
         self.file = self.path.open("a" if append else "w")
         self.tty = sys.stderr.isatty()
         self.t_train = 0.0  # seconds of training, compilation excluded
+        # seconds per step over the recent log intervals. Why not the mean since the start: after
+        # a warm start (train.warm_start) the full steps cost about three times the warm ones, and
+        # the run's mean put the ETA at half the time that was left
+        self.step_s, self._last = None, None
+
+    def _observe(self, step: int) -> None:
+        if self._last is not None and step > self._last[0]:
+            s = (self.t_train - self._last[1]) / (step - self._last[0])
+            self.step_s = s if self.step_s is None else 0.5 * self.step_s + 0.5 * s
+        self._last = (step, self.t_train)
 
     def eta(self, step: int, start_step: int) -> float:
         done = max(step - start_step, 1)
-        by_steps = self.t_train / done * (self.total - step)
+        per_step = self.step_s if self.step_s is not None else self.t_train / done
+        by_steps = per_step * (self.total - step)
         if self.budget:
             return max(min(by_steps, self.budget - self.t_train), 0.0)
         return by_steps
 
     def record(self, row: dict, start_step: int) -> None:
+        self._observe(row["step"])
         self.file.write(json.dumps(row) + "\n")
         self.file.flush()
         losses = " ".join(f"{k[5:]} {v:.3f}" for k, v in row.items() if k.startswith("loss."))
