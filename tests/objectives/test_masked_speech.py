@@ -90,30 +90,13 @@ def test_an_unknown_form_is_refused():
 
 
 def test_pretraining_with_contrastive_masked_speech_trains_the_speech_encoder(mini_corpus):
+    from tests.objective_grads import first_batch, objective_gradients
     from zidong.config import load_config
-    from zidong.data.pipeline import DataPipeline
-    from zidong.data.tokenizer import tokenizer_for
-    from zidong.models import create_model
-    from zidong.train.pretrain_net import BATCH, OBJECTIVES, PretrainNet
     cfg = load_config("tiny", ["data.masking.hide_per_batch=2", "data.masking.match_negatives=2",
                                "train.batch_size=8", "data.masking.speech_span=8",
                                "train.msm_loss=contrastive"])
-    tok = tokenizer_for(mini_corpus / "train.jsonl", cfg.model.text.vocab_size)
-    batch = next(iter(DataPipeline(mini_corpus / "train.jsonl", cfg, tok, 8).iterate(0)))
-    ms.set_seed(0)
-    net = PretrainNet(create_model(cfg.model), cfg)
-    net.set_train(False)
-    only_msm = Tensor((np.array(OBJECTIVES) == "msm").astype(np.float32))
-
-    def loss_fn(*args):
-        return net(*args, only_msm)[0]
-    params = [p for p in net.trainable_params()
-              if p.name.startswith(("model.speech_encoder.", "model.fusion.", "msm."))]
-    loss, grads = ms.value_and_grad(loss_fn, None, params)(*[Tensor(batch[c]) for c in BATCH])
-    norms = {p.name.split(".")[0 if p.name.startswith("msm.") else 1]: 0.0 for p in params}
-    for p, g in zip(params, grads):
-        key = p.name.split(".")[0 if p.name.startswith("msm.") else 1]
-        norms[key] += float(np.abs(g.asnumpy()).sum())
+    loss, grads = objective_gradients(cfg, first_batch(cfg, mini_corpus), "msm",
+                                      ("model.speech_encoder.", "model.fusion.", "msm."))
     # about log(candidates) at the start: 2 spans of 8 frames hide at least 2 tokens per row
-    assert np.isfinite(float(loss.asnumpy())) and float(loss.asnumpy()) > 1.0
-    assert all(v > 0 for v in norms.values()), norms
+    assert np.isfinite(loss) and loss > 1.0
+    assert all(v > 0 for v in grads.values()), grads
