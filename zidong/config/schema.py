@@ -436,9 +436,9 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip())
 
 
-# the trainable parts of the model (the VQ image tokenizer is always frozen after its stage)
 MSM_FORMS = ("l1", "contrastive")  # train.msm_loss: zidong/objectives/masked_speech.py
 
+# the trainable parts of the model (the VQ image tokenizer is always frozen after its stage)
 COMPONENTS = ("text_encoder", "vision_encoder", "speech_encoder", "fusion", "text_decoder",
               "image_decoder", "speech_decoder")
 

@@ -85,7 +85,8 @@ class Trainer:
         if vq_checkpoint:
             load_vq_weights(self.model.image_tokenizer, vq_checkpoint)
         self.net = PretrainNet(self.model, cfg)
-        self.contrastive = self.net.contrastive   # its temperature is capped after each update
+        # its temperature is capped after each update; taken before amp may wrap the net
+        self.contrastive = self.net.contrastive
         if cfg.parallel.recompute:
             apply_recompute(self.net)
         if self.semi_auto:
